@@ -1,0 +1,125 @@
+"""Calendar months and fiscal quarters and years.
+
+Months are calendar months written `2026-03`. Quarters (`2026-Q1`) and years (`2026`)
+are fiscal, named by the calendar year in which the fiscal year ends: with
+`fiscal_year_start: 4`, `2026-Q1` is 2025-04 to 2025-06 and `2026` is 2025-04 to 2026-03.
+Internally a month is an integer index `year * 12 + (month - 1)` so that period
+arithmetic vectorises.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$")
+YEAR_RE = re.compile(r"^(\d{4})$")
+KINDS = ("month", "quarter", "year")
+
+
+def month_index(text: str) -> int:
+    """`2026-03` -> 2026*12 + 2; raises ValueError on anything else."""
+    m = MONTH_RE.match(text.strip())
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"'{text}' is not a month; write it as YYYY-MM, e.g. 2026-03")
+    return int(m.group(1)) * 12 + int(m.group(2)) - 1
+
+
+def month_name(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def month_first_day(index: int) -> date:
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_last_day(index: int) -> date:
+    return month_first_day(index + 1) - timedelta(days=1)
+
+
+def months_of_dates(dates: pd.Series) -> np.ndarray:
+    """Month index of each date (datetime64 series)."""
+    return (dates.dt.year.to_numpy() * 12 + dates.dt.month.to_numpy() - 1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Fiscal calendar: maps months to fiscal quarters and years."""
+
+    fiscal_year_start: int = 1
+
+    def fiscal_year(self, month: int) -> int:
+        """Fiscal year (named by the calendar year it ends in) of a month index."""
+        year, mon = divmod(month, 12)
+        return year + (1 if self.fiscal_year_start != 1 and mon + 1 >= self.fiscal_year_start else 0)
+
+    def fiscal_year_first_month(self, fiscal_year: int) -> int:
+        start = self.fiscal_year_start
+        return (fiscal_year - (1 if start != 1 else 0)) * 12 + start - 1
+
+    def period_of(self, kind: str, month: int) -> str:
+        """Name of the attainment period of `kind` containing a month index."""
+        if kind == "month":
+            return month_name(month)
+        fy = self.fiscal_year(month)
+        if kind == "year":
+            return f"{fy:04d}"
+        quarter = (month - self.fiscal_year_first_month(fy)) // 3 + 1
+        return f"{fy:04d}-Q{quarter}"
+
+    def periods_of(self, kind: str, months: np.ndarray) -> np.ndarray:
+        """Vectorised `period_of` over an array of month indexes."""
+        months = np.asarray(months, dtype=np.int64)
+        if kind == "month":
+            uniq, inverse = np.unique(months, return_inverse=True)
+            return np.array([month_name(m) for m in uniq], dtype=object)[inverse]
+        shifted = months - (self.fiscal_year_start - 1)
+        fy = shifted // 12 + (1 if self.fiscal_year_start != 1 else 0)
+        if kind == "year":
+            return fy.astype(str).astype(object)
+        quarter = (shifted % 12) // 3 + 1
+        return np.char.add(np.char.add(fy.astype(str), "-Q"), quarter.astype(str)).astype(object)
+
+    def bounds(self, period: str) -> tuple[int, int]:
+        """First and last month index of a month, fiscal quarter or fiscal year name."""
+        if m := MONTH_RE.match(period):
+            idx = month_index(period)
+            return idx, idx
+        if m := QUARTER_RE.match(period):
+            first = self.fiscal_year_first_month(int(m.group(1))) + 3 * (int(m.group(2)) - 1)
+            return first, first + 2
+        if m := YEAR_RE.match(period):
+            first = self.fiscal_year_first_month(int(m.group(1)))
+            return first, first + 11
+        raise ValueError(f"'{period}' is not a period; write 2026-03, 2026-Q1 or 2026")
+
+    def kind_of(self, period: str) -> str:
+        if MONTH_RE.match(period):
+            return "month"
+        if QUARTER_RE.match(period):
+            return "quarter"
+        if YEAR_RE.match(period):
+            return "year"
+        raise ValueError(f"'{period}' is not a period; write 2026-03, 2026-Q1 or 2026")
+
+    def periods_begun(self, kind: str, run_month: int) -> list[str]:
+        """Attainment periods of `kind` in the run month's fiscal year begun by its end (rule 8)."""
+        first = self.fiscal_year_first_month(self.fiscal_year(run_month))
+        names: list[str] = []
+        for month in range(first, run_month + 1):
+            name = self.period_of(kind, month)
+            if not names or names[-1] != name:
+                names.append(name)
+        return names
+
+    def day_bounds(self, period: str) -> tuple[date, date]:
+        first, last = self.bounds(period)
+        return month_first_day(first), month_last_day(last)
+
+    def is_quarter_end(self, month: int) -> bool:
+        return (month - self.fiscal_year_first_month(self.fiscal_year(month))) % 3 == 2

@@ -1,0 +1,241 @@
+"""The plan language (SPEC section 4) as frozen pydantic models.
+
+A plan is data, never code. Percentages may be written `8%` or `0.08`; both become the
+Decimal 0.08. Loading a file and turning validation errors into `file:line: message`
+is `compensation.planfile`'s job; these models only say what is valid.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+
+def parse_percent(value):
+    """`8%` -> Decimal('0.08'); 0.08 -> Decimal('0.08'); bools and junk are rejected."""
+    if isinstance(value, bool):
+        raise ValueError("expected a percentage such as 8% or 0.08")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return Decimal(text[:-1].strip()) / 100 if text.endswith("%") else Decimal(text)
+        except InvalidOperation:
+            raise ValueError(f"'{value}' is not a percentage; write it as 8% or 0.08") from None
+    if isinstance(value, int | float):
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    return value
+
+
+def parse_amount(value):
+    """Numbers (and numeric text) -> Decimal via their decimal text, never via binary float."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        try:
+            return Decimal(value.strip().replace("_", ""))
+        except InvalidOperation:
+            raise ValueError(f"'{value}' is not a number") from None
+    return value
+
+
+def parse_where(value):
+    """`{type: new}` -> {'type': ('new',)}; lists mean one of."""
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping of column: value or column: [values]")
+    out = {}
+    for key, wanted in value.items():
+        items = wanted if isinstance(wanted, list | tuple) else [wanted]
+        out[str(key)] = tuple(str(v) for v in items)
+    return out
+
+
+Percent = Annotated[Decimal, BeforeValidator(parse_percent)]
+Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
+Where = Annotated[dict[str, tuple[str, ...]], BeforeValidator(parse_where)]
+PeriodKind = Literal["month", "quarter", "year"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Multiplier(Model):
+    """Scales the credited value of matching transactions; first match wins."""
+
+    where: Where
+    factor: Amount = Field(gt=0)
+
+
+class Measure(Model):
+    """What a component counts: a numeric column of the matching transactions."""
+
+    value: str = "amount"
+    where: Where = Field(default_factory=dict)
+    credit: Literal["direct", "team"] = "direct"
+    multipliers: tuple[Multiplier, ...] = ()
+
+
+class Tier(Model):
+    """A tier starts at `from` (attainment fraction, or an amount with `basis: amount`)."""
+
+    from_: Percent = Field(alias="from", ge=0)
+    rate: Percent = Field(ge=0, le=1)
+
+
+class Commission(Model):
+    method: Literal["retroactive", "marginal"] = "retroactive"
+    basis: Literal["attainment", "amount"] = "attainment"
+    tiers: tuple[Tier, ...] = Field(min_length=1)
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_ordered(cls, tiers):
+        if tiers[0].from_ != 0:
+            raise ValueError("the first tier must start at 0 (from: 0%)")
+        for i, (lo, hi) in enumerate(zip(tiers, tiers[1:], strict=False), start=2):
+            if hi.from_ <= lo.from_:
+                raise ValueError(f"tier {i} starts at or below tier {i - 1}; order tiers by 'from'")
+        return tiers
+
+
+class PayoutCurve(Model):
+    """Earned = target incentive x weight x curve(attainment), linear between points."""
+
+    weight: Percent = Field(gt=0, le=1)
+    points: tuple[tuple[Percent, Percent], ...] = Field(min_length=2)
+    cap: Percent | None = Field(default=None, gt=0)
+
+    @field_validator("points")
+    @classmethod
+    def _points_ordered(cls, points):
+        if points[0][0] != 0:
+            raise ValueError("the first point must be at 0% attainment, e.g. [0%, 0%]")
+        for i, (lo, hi) in enumerate(zip(points, points[1:], strict=False), start=2):
+            if hi[0] <= lo[0]:
+                raise ValueError(f"point {i} is not after point {i - 1}; order points by attainment")
+        if any(p[1] < 0 for p in points):
+            raise ValueError("payout percentages cannot be negative")
+        return points
+
+
+class Gate(Model):
+    component: str
+    min_attainment: Percent = Field(ge=0)
+
+
+class Component(Model):
+    id: str
+    measure: Measure = Field(default_factory=Measure)
+    quota: str | None = None
+    attainment_period: PeriodKind = "year"
+    commission: Commission | None = None
+    payout_curve: PayoutCurve | None = None
+    cap: Amount | None = Field(default=None, ge=0)
+    gate: Gate | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_pay(self):
+        if (self.commission is None) == (self.payout_curve is None):
+            raise ValueError("a component needs exactly one of 'commission' or 'payout_curve'")
+        return self
+
+    @property
+    def quota_key(self) -> str:
+        return self.quota or self.id
+
+    @property
+    def pay_depends_on_attainment(self) -> bool:
+        """A curve, or tiers above 0% on the attainment basis."""
+        c = self.commission
+        return self.payout_curve is not None or (c.basis == "attainment" and len(c.tiers) > 1)
+
+
+class Bonus(Model):
+    id: str
+    component: str
+    min_attainment: Percent = Field(ge=0)
+    per: PeriodKind
+    amount: Amount
+
+
+class Spif(Model):
+    id: str
+    where: Where = Field(default_factory=dict)
+    per_transaction: Amount
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+
+class Draw(Model):
+    amount: Amount = Field(gt=0)
+    recoverable: bool = True
+    periods: int = Field(ge=1)
+
+
+class Clawback(Model):
+    window_days: int = Field(ge=0)
+
+
+class Effective(Model):
+    from_: date = Field(alias="from")
+    to: date | None = None
+
+
+class Plan(Model):
+    """One compensation plan file; `source` is where it was read from (not a YAML key)."""
+
+    id: str
+    name: str
+    currency: str = "EUR"
+    effective: Effective | None = None
+    payout_frequency: Literal["monthly", "quarterly"] = "monthly"
+    target_incentive: Amount | None = Field(default=None, ge=0)
+    components: tuple[Component, ...] = Field(min_length=1)
+    bonuses: tuple[Bonus, ...] = ()
+    spifs: tuple[Spif, ...] = ()
+    draw: Draw | None = None
+    clawback: Clawback | None = None
+    source: str = Field(default="", exclude=True)
+
+    @model_validator(mode="after")
+    def _references(self):
+        ids = [c.id for c in self.components]
+        line_ids = ids + [b.id for b in self.bonuses] + [s.id for s in self.spifs]
+        seen = set()
+        for line_id in line_ids:
+            if line_id in seen:
+                raise ValueError(f"duplicate id '{line_id}': component, bonus and SPIF ids must be unique")
+            if line_id in RESERVED_LINES:
+                raise ValueError(f"'{line_id}' is reserved for register lines; choose another id")
+            seen.add(line_id)
+        for c in self.components:
+            if c.gate and c.gate.component not in ids:
+                raise ValueError(f"component '{c.id}' is gated on '{c.gate.component}', which is not a component of this plan")
+        for b in self.bonuses:
+            if b.component not in ids:
+                raise ValueError(f"bonus '{b.id}' refers to '{b.component}', which is not a component of this plan")
+        return self
+
+    def component(self, component_id: str) -> Component:
+        return next(c for c in self.components if c.id == component_id)
+
+    def needs_quota(self, component_id: str) -> bool:
+        """Rule 3: a quota is needed where pay depends on attainment, a gate or a bonus."""
+        return (
+            self.component(component_id).pay_depends_on_attainment
+            or any(c.gate and c.gate.component == component_id for c in self.components)
+            or any(b.component == component_id for b in self.bonuses)
+        )
+
+    @property
+    def line_ids(self) -> tuple[str, ...]:
+        """Register line ids in plan order: components, bonuses, SPIFs."""
+        return tuple(c.id for c in self.components) + tuple(b.id for b in self.bonuses) + tuple(s.id for s in self.spifs)
+
+
+RESERVED_LINES = ("adjustment", "recovery", "draw", "carry_forward")
