@@ -1,0 +1,3 @@
+from icm.cli import main
+
+main()
