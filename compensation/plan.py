@@ -7,11 +7,20 @@ is `compensation.planfile`'s job; these models only say what is valid.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 
 def parse_percent(value):
@@ -54,6 +63,27 @@ def parse_where(value):
     return out
 
 
+ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def check_id(value: str) -> str:
+    """Ids name files, ledger lines and payroll rows: letters, digits, '.', '_' and '-' only."""
+    if not ID_PATTERN.fullmatch(value):
+        raise ValueError(
+            "has characters that are not allowed; use only letters, digits, '.', '_' and '-'"
+        )
+    return value
+
+
+def check_currency(value: str) -> str:
+    """A three-letter ISO 4217 code such as EUR."""
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise ValueError("is not a currency code; write three capital letters such as EUR or USD")
+    return value
+
+
+Id = Annotated[str, AfterValidator(check_id)]
+Currency = Annotated[str, AfterValidator(check_currency)]
 Percent = Annotated[Decimal, BeforeValidator(parse_percent)]
 Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
 Where = Annotated[dict[str, tuple[str, ...]], BeforeValidator(parse_where)]
@@ -129,7 +159,7 @@ class Gate(Model):
 
 
 class Component(Model):
-    id: str
+    id: Id
     measure: Measure = Field(default_factory=Measure)
     quota: str | None = None
     attainment_period: PeriodKind = "year"
@@ -156,19 +186,25 @@ class Component(Model):
 
 
 class Bonus(Model):
-    id: str
+    id: Id
     component: str
     min_attainment: Percent = Field(ge=0)
     per: PeriodKind
-    amount: Amount
+    amount: Amount = Field(gt=0)
 
 
 class Spif(Model):
-    id: str
+    id: Id
     where: Where = Field(default_factory=dict)
-    per_transaction: Amount
+    per_transaction: Amount = Field(gt=0)
     from_: date | None = Field(default=None, alias="from")
     to: date | None = None
+
+    @model_validator(mode="after")
+    def _dates_ordered(self):
+        if self.from_ and self.to and self.to < self.from_:
+            raise ValueError(f"'to' ({self.to}) is before 'from' ({self.from_}); swap them")
+        return self
 
 
 class Draw(Model):
@@ -185,13 +221,19 @@ class Effective(Model):
     from_: date = Field(alias="from")
     to: date | None = None
 
+    @model_validator(mode="after")
+    def _dates_ordered(self):
+        if self.to and self.to < self.from_:
+            raise ValueError(f"'to' ({self.to}) is before 'from' ({self.from_}); swap them")
+        return self
+
 
 class Plan(Model):
     """One compensation plan file; `source` is where it was read from (not a YAML key)."""
 
-    id: str
+    id: Id
     name: str
-    currency: str = "EUR"
+    currency: Currency = "EUR"
     effective: Effective | None = None
     payout_frequency: Literal["monthly", "quarterly"] = "monthly"
     target_incentive: Amount | None = Field(default=None, ge=0)
