@@ -1,0 +1,38 @@
+"""Shared fixtures. Keep this small: each part's fixtures live beside its tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def _postgres_url(worker: str) -> str | None:
+    """The test server with a schema of its own per xdist worker (parallel runs never meet)."""
+    base = os.environ.get("ICM_TEST_POSTGRES_URL")
+    if not base:
+        return None
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3Dicm_{worker}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger_url(request, tmp_path, worker_id):
+    """A fresh, empty ledger URL on SQLite and, with ICM_TEST_POSTGRES_URL, on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'icm.db'}"
+        return
+    url = _postgres_url(worker_id)
+    if url is None:
+        pytest.skip("ICM_TEST_POSTGRES_URL is not set")
+    import sqlalchemy as sa
+
+    from compensation.ledger import engine_url
+
+    engine = sa.create_engine(engine_url(url))
+    schema = f"icm_{worker_id}"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    engine.dispose()
+    yield url
