@@ -9,7 +9,7 @@ exactly what decimal arithmetic gives: 1,006.30 x 5% = 50.32, never 50.31.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
 
 import numpy as np
@@ -56,21 +56,30 @@ def product_cents(*factors: Sequence[float] | np.ndarray, divisor=None) -> np.nd
     for f in arrays[1:]:
         value = value * f
     if divisor is not None:
-        div = np.asarray(divisor, dtype=np.float64)
-        value = value / div
+        value = value / np.asarray(divisor, dtype=np.float64)
+
+    def exact(i: int) -> Decimal:
+        result = _EXACT.multiply(Decimal(100), to_decimal(arrays[0][i]))
+        for f in arrays[1:]:
+            result = _EXACT.multiply(result, to_decimal(f[i] if f.ndim else f))
+        if divisor is not None:
+            d = np.asarray(divisor, dtype=np.float64)
+            result = _EXACT.divide(result, to_decimal(d[i] if d.ndim else d))
+        return result
+
+    return round_exact(value, exact)
+
+
+def round_exact(approx_cents: np.ndarray, exact: Callable[[int], Decimal]) -> np.ndarray:
+    """Round float cents half up; rows within a hair of x.5 are settled by `exact(i)` (Decimal cents)."""
+    value = np.asarray(approx_cents, dtype=np.float64)
     cents = np.sign(value) * np.floor(np.abs(value) + 0.5)
     frac = np.abs(value) - np.floor(np.abs(value))
     near = np.flatnonzero(np.abs(frac - 0.5) < _NEAR_HALF * np.maximum(1.0, np.abs(value) * 1e-9))
     if near.size:
         cents = cents.copy()
         for i in near:
-            exact = _EXACT.multiply(Decimal(100), to_decimal(arrays[0][i]))
-            for f in arrays[1:]:
-                exact = _EXACT.multiply(exact, to_decimal(f[i] if f.ndim else f))
-            if divisor is not None:
-                d = np.asarray(divisor, dtype=np.float64)
-                exact = _EXACT.divide(exact, to_decimal(d[i] if d.ndim else d))
-            cents[i] = float(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+            cents[i] = float(exact(int(i)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     return cents.astype(np.int64)
 
 

@@ -1,0 +1,177 @@
+"""Rules 4 to 7: what each line has earned to date in each attainment period.
+
+One home per family: `commission` (retroactive and marginal tiers, attainment or amount
+basis, caps), `curve` (payout curves on a prorated target), `apply_gates`, `bonus_rows`
+and `spif_rows`. Inputs are frames keyed by (rep_id, line, attainment_period); results
+are rounded once, half up, to the cent (rule 10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from compensation.measure import period_totals, quotas_for, where_mask
+from compensation.money import _EXACT, product_cents, round_exact, to_decimal
+from compensation.periods import Calendar
+from compensation.plan import Commission, Component, PayoutCurve, Plan
+
+PERIOD_SHARE = {"month": Decimal(1) / 12, "quarter": Decimal(1) / 4, "year": Decimal(1)}
+
+
+def commission(credited: np.ndarray, quota: np.ndarray, rule: Commission) -> np.ndarray:
+    """Earned cents from tiers (rule 4). `quota` is float cents, NaN when absent."""
+    credited = np.asarray(credited, dtype=np.int64)
+    froms = np.array([float(t.from_) for t in rule.tiers])
+    rates = np.array([float(t.rate) for t in rule.tiers])
+    on_amount = rule.basis == "amount"
+    if rule.method == "retroactive":
+        position = credited / 100.0 if on_amount else np.divide(credited, quota)
+        tier = np.clip(np.searchsorted(froms, np.nan_to_num(position, nan=0.0), side="right") - 1, 0, None)
+        return product_cents(credited / 100.0, rates[tier])
+    # Marginal: each slice of credited value pays the rate of its band.
+    edges = np.outer(np.ones(len(credited)), froms * 100.0) if on_amount else np.outer(quota, froms)
+    edges = np.nan_to_num(edges, nan=0.0)
+    uppers = np.hstack([edges[:, 1:], np.full((len(credited), 1), np.inf)])
+    c = credited.astype(float)[:, None]
+    slices = np.clip(c, edges, uppers) - edges
+    slices[:, 0] = np.minimum(credited, uppers[:, 0])  # a net negative lands in the first band
+    approx = (slices * rates).sum(axis=1)
+
+    def exact(i: int) -> Decimal:
+        value, total = Decimal(int(credited[i])), Decimal(0)
+        lows = [to_decimal(e) for e in edges[i]]
+        for k, tier in enumerate(rule.tiers):
+            hi = lows[k + 1] if k + 1 < len(lows) else None
+            if k == 0:
+                part = value if hi is None else min(value, hi)
+            else:
+                part = max(Decimal(0), value - lows[k])
+                part = part if hi is None else min(part, hi - lows[k])
+            total += _EXACT.multiply(part, tier.rate)
+        return total
+
+    return round_exact(approx, exact)
+
+
+def curve_value(attainment: np.ndarray, curve: PayoutCurve) -> np.ndarray:
+    """Payout fraction at each attainment: linear between points, last slope continues, capped."""
+    xs = np.array([float(p[0]) for p in curve.points])
+    ys = np.array([float(p[1]) for p in curve.points])
+    x = np.nan_to_num(np.asarray(attainment, dtype=float), nan=0.0)
+    y = np.interp(x, xs, ys)
+    slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+    y = np.where(x > xs[-1], ys[-1] + (x - xs[-1]) * slope, y)
+    if curve.cap is not None:
+        y = np.minimum(y, float(curve.cap))
+    return y
+
+
+def curve_exact(credited: int, quota: float, curve: PayoutCurve) -> Decimal:
+    """`curve_value` in Decimal, for the rows whose rounding a float cannot settle."""
+    x = _EXACT.divide(Decimal(int(credited)), to_decimal(quota)) if quota == quota and quota else Decimal(0)
+    pts = curve.points
+    if x <= pts[0][0]:
+        return pts[0][1]
+    seg = next((k for k in range(1, len(pts)) if x <= pts[k][0]), len(pts) - 1)
+    (x0, y0), (x1, y1) = pts[seg - 1], pts[seg]
+    y = y0 + _EXACT.divide(_EXACT.multiply(x - x0, y1 - y0), x1 - x0)
+    return min(y, curve.cap) if curve.cap is not None else y
+
+
+def curve(credited: np.ndarray, quota: np.ndarray, target: list[Decimal], rule: PayoutCurve) -> np.ndarray:
+    """Earned cents = target x curve(attainment) (rule 5); `target` in currency Decimal per row."""
+    attainment = np.divide(np.asarray(credited, dtype=float), quota)
+    approx = np.array([float(t) for t in target]) * 100.0 * curve_value(attainment, rule)
+    return round_exact(approx, lambda i: _EXACT.multiply(target[i] * 100, curve_exact(credited[i], quota[i], rule)))
+
+
+def curve_targets(rows: pd.DataFrame, assignments: pd.DataFrame, plans: Mapping[str, Plan],
+                  calendar: Calendar) -> list[Decimal]:
+    """Target of each (rep_id, line, attainment_period) row: the sum over the period's assignments
+    of target incentive x weight x period share x assigned days / period days (rule 5)."""
+    targets: list[Decimal] = []
+    by_rep = {rep: grp for rep, grp in assignments.groupby("rep_id", sort=False)}
+    for rep_id, line, period in rows[["rep_id", "line", "attainment_period"]].itertuples(index=False):
+        first, last = (pd.Timestamp(d) for d in calendar.day_bounds(period))
+        period_days = (last - first).days + 1
+        total = Decimal(0)
+        for a in by_rep.get(rep_id, assignments.iloc[0:0]).itertuples():
+            plan = plans[a.plan_id]
+            comp = next((c for c in plan.components if c.id == line and c.payout_curve), None)
+            days = (min(a.end, last) - max(a.start, first)).days + 1
+            if comp is None or days <= 0 or a.target_incentive != a.target_incentive:
+                continue
+            total += (to_decimal(a.target_incentive) * comp.payout_curve.weight
+                      * PERIOD_SHARE[comp.attainment_period] * days / period_days)
+        targets.append(total)
+    return targets
+
+
+def component_earned(rows: pd.DataFrame, comp: Component, targets: list[Decimal] | None) -> np.ndarray:
+    """Earned-to-date cents of one component's rows, before gates; caps per attainment period."""
+    credited = rows["credited"].to_numpy(dtype=np.int64)
+    quota = rows["quota"].to_numpy(dtype=float)
+    if comp.commission is not None:
+        earned = commission(credited, quota, comp.commission)
+    else:
+        earned = curve(credited, quota, targets, comp.payout_curve)
+    if comp.cap is not None:
+        earned = np.minimum(earned, int(comp.cap * 100))
+    return earned
+
+
+def gate_open(rows: pd.DataFrame, comp: Component, attainments: pd.DataFrame, gating: Component,
+              calendar: Calendar, run_month: int) -> np.ndarray:
+    """Rule 6: the gating component's attainment to date, in its period containing the end of
+    the gated period (or the run month, if earlier), must reach `min_attainment`."""
+    ends = rows["attainment_period"].map(lambda p: min(calendar.bounds(p)[1], run_month)).to_numpy()
+    gating_periods = calendar.periods_of(gating.attainment_period, ends)
+    lookup = attainments.set_index(["rep_id", "line", "attainment_period"])["attainment"]
+    keys = pd.MultiIndex.from_arrays([rows["rep_id"].to_numpy(), np.full(len(rows), gating.id), gating_periods])
+    att = lookup.reindex(keys).to_numpy(dtype=float) if len(lookup) else np.full(len(rows), np.nan)
+    return np.nan_to_num(att, nan=-np.inf) >= float(comp.gate.min_attainment)
+
+
+def bonus_attainment(comp_credits: pd.DataFrame, quotas: pd.DataFrame, requests: pd.DataFrame,
+                     component: Component, per: str, calendar: Calendar) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Credited, quota and attainment of a component over each bonus `per` period in `requests`."""
+    totals = period_totals(comp_credits[comp_credits["line"] == component.id], {component.id: per}, calendar)
+    keyed = totals.set_index(["rep_id", "attainment_period"])["credited"]
+    keys = pd.MultiIndex.from_arrays([requests["rep_id"].to_numpy(), requests["attainment_period"].to_numpy()])
+    credited = keyed.reindex(keys).fillna(0).to_numpy(dtype=np.int64) if len(keyed) else np.zeros(len(requests), np.int64)
+    quota = quotas_for(requests.assign(quota_key=component.quota_key), quotas, calendar)
+    return credited, quota, np.divide(credited.astype(float), quota)
+
+
+def spif_rows(lines: pd.DataFrame, plans: Mapping[str, Plan], calendar: Calendar) -> pd.DataFrame:
+    """Rule 7: per_transaction x share for each direct credit line matching a SPIF, minus for
+    a credited cancellation; the window is judged on the original's date. Keyed by fiscal year."""
+    frames = []
+    direct = lines[lines["via_rep_id"].isna()]
+    for plan_id, plan in plans.items():
+        plan_lines = direct[direct["plan_id"] == plan_id]
+        for spif in plan.spifs:
+            chosen = plan_lines[where_mask(plan_lines, spif.where)]
+            when = chosen["orig_date"].where(chosen["is_cancel"], chosen["date"])
+            inside = np.ones(len(chosen), dtype=bool)
+            if spif.from_:
+                inside &= (when >= pd.Timestamp(spif.from_)).to_numpy()
+            if spif.to:
+                inside &= (when <= pd.Timestamp(spif.to)).to_numpy()
+            chosen = chosen[inside]
+            if chosen.empty:
+                continue
+            sign = np.where(chosen["is_cancel"].to_numpy(), -1.0, 1.0)
+            earned = product_cents(np.full(len(chosen), float(spif.per_transaction)), chosen["share"].to_numpy(float), sign)
+            frames.append(pd.DataFrame({
+                "rep_id": chosen["rep_id"].to_numpy(), "line": spif.id,
+                "attainment_period": calendar.periods_of("year", chosen["month"].to_numpy()),
+                "earned_to_date": earned, "plan_id": plan_id, "txn_id": chosen["txn_id"].to_numpy(),
+            }))
+    if not frames:
+        return pd.DataFrame(columns=["rep_id", "line", "attainment_period", "earned_to_date", "plan_id", "txn_id"])
+    return pd.concat(frames, ignore_index=True)

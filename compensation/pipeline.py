@@ -1,0 +1,312 @@
+"""The payout pipeline for one month: load -> credit -> measure -> earn -> settle.
+
+`calculate` is pure: it reads the workspace's plans and tables and the ledger's
+`PriorState`, and returns a `RunResult`; it writes nothing. The command commits the
+result to the ledger and renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from compensation.assignments import build_assignments, current_assignments
+from compensation.crediting import credit_lines
+from compensation.earn import bonus_attainment, component_earned, curve_targets, gate_open, spif_rows
+from compensation.errors import HOLD, NOTICE, IcmError, Problem
+from compensation.measure import component_credits, period_totals, quotas_for
+from compensation.periods import Calendar, month_first_day, month_index, month_last_day, month_name
+from compensation.plan import Plan
+from compensation.results import EXCEPTION_COLUMNS, PriorState, RunResult
+from compensation.settings import Workspace
+from compensation.settle import draw_active, register, settle, settlement_lines, true_up
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    """The months a run recomputes: its fiscal year from the first month to the run month."""
+
+    period: str
+    run_month: int
+    first_month: int
+    calendar: Calendar
+
+    @classmethod
+    def of(cls, period: str, calendar: Calendar) -> RunWindow:
+        try:
+            run_month = month_index(period)
+        except ValueError as exc:
+            raise IcmError(f"--period {exc}") from None
+        first = calendar.fiscal_year_first_month(calendar.fiscal_year(run_month))
+        return cls(period, run_month, first, calendar)
+
+    @property
+    def first_day(self) -> pd.Timestamp:
+        return pd.Timestamp(month_first_day(self.first_month))
+
+    @property
+    def last_day(self) -> pd.Timestamp:
+        return pd.Timestamp(month_last_day(self.run_month))
+
+    def periods(self, kind: str) -> list[str]:
+        return self.calendar.periods_begun(kind, self.run_month)
+
+    def all_periods(self) -> set[str]:
+        return {p for kind in ("month", "quarter", "year") for p in self.periods(kind)}
+
+
+def calculate(ws: Workspace, period: str, prior: PriorState | None = None, plan_set=None, inputs=None) -> RunResult:
+    """Calculate one month from the workspace's files and what closed months paid."""
+    from compensation.planfile import load_plans
+    from compensation.tables import load_inputs
+
+    prior = prior or PriorState()
+    window = RunWindow.of(period, ws.calendar)
+    plan_set = plan_set or load_plans(ws)
+    plans: Mapping[str, Plan] = plan_set.plans
+    problems: list[Problem] = []
+    if inputs is None:
+        inputs, problems = load_inputs(ws)
+        problems = list(problems)
+
+    assignments, found = build_assignments(inputs.reps, plans)
+    problems += found
+    lines, found = credit_lines(inputs.transactions, inputs.credits, inputs.reps, assignments, plans,
+                                window.first_day, window.last_day)
+    problems += found
+    comp_credits, found = component_credits(lines, plans, inputs.fx, ws.settings.base_currency)
+    problems += found
+
+    candidates = line_candidates(assignments, plans, window)
+    governing = candidates.sort_values("start", kind="stable").groupby(
+        ["rep_id", "line", "attainment_period"], sort=False).tail(1)
+    components, found = earn_components(governing, comp_credits, candidates, assignments, inputs.quotas, plans, window)
+    problems += found
+    bonuses, found = earn_bonuses(governing, comp_credits, inputs.quotas, plans, window)
+    problems += found
+    spifs = earn_spifs(governing, lines, plans, window)
+    earned = pd.concat([components, bonuses, spifs], ignore_index=True)
+
+    kinds = {line: kind for p in plans.values() for kind, ids in (
+        ("component", [c.id for c in p.components]), ("bonus", [b.id for b in p.bonuses]),
+        ("spif", [s.id for s in p.spifs])) for line in ids}
+    line_periods = true_up(earned, prior.paid, window.all_periods(), kinds)
+    adjustments, found = adjustment_lines(inputs.adjustments, prior, window)
+    problems += found
+
+    held = {p.rep_id for p in problems if p.severity == HOLD and p.rep_id}
+    current = current_assignments(assignments, window.last_day)
+    paid_reps = payable_reps(current, line_periods, adjustments, plans, window) - held
+    line_periods = line_periods[line_periods["rep_id"].isin(paid_reps)].reset_index(drop=True)
+    adjustments = adjustments[adjustments["rep_id"].isin(paid_reps)].reset_index(drop=True)
+
+    earned_by_rep = (line_periods.groupby("rep_id")["amount"].sum().astype("int64")
+                     .add(adjustments.groupby("rep_id")["amount"].sum().astype("int64"), fill_value=0)
+                     .reindex(sorted(paid_reps), fill_value=0))
+    current_paid = current.loc[current.index.isin(paid_reps)]
+    settlement = settle(earned_by_rep, prior.balances, current_paid,
+                        draw_active(current_paid, plans, window.calendar, window.run_month), plans)
+    reps_info = rep_directory(inputs.reps, current)
+    payouts = register(period, line_periods, adjustments, settlement_lines(settlement), reps_info,
+                       current, plans, current_period_figures(line_periods, window, plans, current))
+    return RunResult(
+        workspace=ws, period=period, plans=plans, register=payouts,
+        line_periods=pd.concat([line_periods, adjustments.assign(
+            kind="adjustment", line="adjustment", earned_to_date=adjustments["amount"], paid_before=0)],
+            ignore_index=True),
+        credits=credit_detail(comp_credits, lines, window.calendar, plans),
+        settlement=settlement, reps=reps_info,
+        exceptions=exceptions_frame(period, problems, set(inputs.reps["rep_id"])),
+        inputs=tuple(inputs.files) + tuple(getattr(plan_set, "files", ())),
+    )
+
+
+def line_candidates(assignments: pd.DataFrame, plans: Mapping[str, Plan], window: RunWindow) -> pd.DataFrame:
+    """Every (assignment, line, attainment period) the run recomputes: the periods of the fiscal
+    year begun by the run month that the assignment overlaps, for each line of its plan."""
+    frames = []
+    for plan_id, plan in plans.items():
+        mine = assignments[(assignments["plan_id"] == plan_id) & (assignments["start"] <= window.last_day)
+                           & (assignments["end"] >= window.first_day)]
+        if mine.empty:
+            continue
+        lines = ([(c.id, "component", c.attainment_period) for c in plan.components]
+                 + [(b.id, "bonus", b.per) for b in plan.bonuses] + [(s.id, "spif", "year") for s in plan.spifs])
+        for line, kind, period_kind in lines:
+            for name in window.periods(period_kind):
+                first, last = (pd.Timestamp(d) for d in window.calendar.day_bounds(name))
+                overlap = mine[(mine["start"] <= last) & (mine["end"] >= first)]
+                if len(overlap):
+                    frames.append(pd.DataFrame({
+                        "rep_id": overlap["rep_id"].to_numpy(), "line": line, "kind": kind,
+                        "period_kind": period_kind, "attainment_period": name, "plan_id": plan_id,
+                        "assignment": overlap["assignment"].to_numpy(), "start": overlap["start"].to_numpy(),
+                    }))
+    if not frames:
+        return pd.DataFrame(columns=["rep_id", "line", "kind", "period_kind", "attainment_period", "plan_id",
+                                     "assignment", "start"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def earn_components(governing, comp_credits, candidates, assignments, quotas, plans, window):
+    """Credited, quota, attainment and earned-to-date of every component period; missing quotas hold."""
+    problems: list[Problem] = []
+    rows = governing[governing["kind"] == "component"].reset_index(drop=True)
+    kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
+    totals = period_totals(comp_credits, kinds, window.calendar)
+    rows = rows.merge(totals, on=["rep_id", "line", "attainment_period"], how="left")
+    rows["credited"] = rows["credited"].fillna(0).astype("int64")
+    rows["quota_key"] = [plans[p].component(line).quota_key for p, line in zip(rows["plan_id"], rows["line"], strict=True)]
+    rows["quota"] = quotas_for(rows, quotas, window.calendar)
+    rows["attainment"] = np.divide(rows["credited"].to_numpy(float), rows["quota"].to_numpy(float))
+    needs = np.array([plans[p].needs_quota(line) for p, line in zip(rows["plan_id"], rows["line"], strict=True)], bool)
+    for row in rows[needs & rows["quota"].isna().to_numpy()].itertuples():
+        problems.append(Problem.hold(
+            "quotas", f"no quota for component '{row.quota_key}' in {row.attainment_period} (plan {row.plan_id}); "
+            f"add a row to quotas with rep_id {row.rep_id}, component {row.quota_key}, period {row.attainment_period} "
+            "(or a longer period)", rep_id=row.rep_id))
+    rows["attainment"] = rows["attainment"].where(rows["quota"].notna())
+    rows["earned_to_date"] = np.zeros(len(rows), dtype=np.int64)
+    for (plan_id, line), group in rows.groupby(["plan_id", "line"], sort=False):
+        comp = plans[plan_id].component(line)
+        targets = curve_targets(group, assignments, plans, window.calendar) if comp.payout_curve else None
+        earned = component_earned(group, comp, targets)
+        if comp.gate is not None:
+            gating = plans[plan_id].component(comp.gate.component)
+            earned = np.where(gate_open(group, comp, rows, gating, window.calendar, window.run_month), earned, 0)
+        rows.loc[group.index, "earned_to_date"] = earned
+    return rows.drop(columns=["quota_key"]), problems
+
+
+def earn_bonuses(governing, comp_credits, quotas, plans, window):
+    """Rule 7: a bonus's amount is earned in each `per` period once the attainment reaches the bar."""
+    problems: list[Problem] = []
+    rows = governing[governing["kind"] == "bonus"].reset_index(drop=True)
+    rows["earned_to_date"] = np.zeros(len(rows), dtype=np.int64)
+    for (plan_id, line), group in rows.groupby(["plan_id", "line"], sort=False):
+        plan = plans[plan_id]
+        bonus = next(b for b in plan.bonuses if b.id == line)
+        component = plan.component(bonus.component)
+        credited, quota, attainment = bonus_attainment(comp_credits, quotas, group, component, bonus.per, window.calendar)
+        for rep_id, name in group.loc[np.isnan(quota), ["rep_id", "attainment_period"]].itertuples(index=False):
+            problems.append(Problem.hold(
+                "quotas", f"no quota for component '{component.quota_key}' in {name} (bonus {bonus.id}); "
+                f"add a row to quotas for rep_id {rep_id}", rep_id=rep_id))
+        reached = np.nan_to_num(attainment, nan=-np.inf) >= float(bonus.min_attainment)
+        rows.loc[group.index, "earned_to_date"] = np.where(reached, int(bonus.amount * 100), 0)
+    return rows, problems
+
+
+def earn_spifs(governing, lines, plans, window):
+    """Rule 7: SPIF earnings per (rep, SPIF, fiscal year)."""
+    rows = governing[governing["kind"] == "spif"].reset_index(drop=True)
+    earned = spif_rows(lines, plans, window.calendar)
+    sums = earned.groupby(["rep_id", "line", "attainment_period"], as_index=False)["earned_to_date"].sum()
+    rows = rows.merge(sums, on=["rep_id", "line", "attainment_period"], how="outer")
+    rows["kind"] = "spif"
+    rows["earned_to_date"] = rows["earned_to_date"].fillna(0).astype("int64")
+    return rows
+
+
+def adjustment_lines(adjustments: pd.DataFrame, prior: PriorState, window: RunWindow):
+    """One line per adjustment row up to the run month; rows of closed months already paid are
+    skipped, new rows dated in a closed month hold the rep (SPEC section 3)."""
+    problems: list[Problem] = []
+    columns = ["rep_id", "attainment_period", "amount", "detail", "_seq"]
+    if adjustments.empty:
+        return pd.DataFrame(columns=columns), problems
+    adj = adjustments[adjustments["period"].map(month_index) <= window.run_month].copy()
+    adj["cents"] = np.round(adj["amount"].to_numpy(float) * 100).astype("int64")
+    closed = adj["period"].isin(prior.closed_months)
+    paid = prior.paid_adjustments
+    paid_keys = set(zip(paid["rep_id"], paid["period"], paid["amount"], paid["reason"], strict=True))
+    already = np.array([(r, p, c, why) in paid_keys for r, p, c, why in zip(
+        adj["rep_id"], adj["period"], adj["cents"], adj["reason"], strict=True)], dtype=bool)
+    for row in adj[closed.to_numpy() & ~already].itertuples():
+        problems.append(Problem.hold(
+            "adjustments", f"{row.period} is closed; date it in {window.period}", row=row.row, rep_id=row.rep_id))
+    due = adj[~closed.to_numpy()]
+    out = pd.DataFrame({"rep_id": due["rep_id"].to_numpy(), "attainment_period": due["period"].to_numpy(),
+                        "amount": due["cents"].to_numpy(), "detail": due["reason"].to_numpy(),
+                        "_seq": due["row"].to_numpy()})
+    return out.sort_values(["rep_id", "attainment_period", "_seq"]).reset_index(drop=True), problems
+
+
+def payable_reps(current, line_periods, adjustments, plans, window) -> set[str]:
+    """Reps with lines this run: assigned in the payout period, or with money moving.
+
+    A quarterly plan's reps get lines only in the last month of a quarter (rule 11).
+    """
+    month_start = pd.Timestamp(month_first_day(window.run_month))
+    quarterly = current["plan_id"].map(lambda p: plans[p].payout_frequency == "quarterly")
+    pays_now = ~quarterly | window.calendar.is_quarter_end(window.run_month)
+    period_start = month_start if not window.calendar.is_quarter_end(window.run_month) else pd.Timestamp(
+        month_first_day(window.run_month - 2))
+    first = np.where(quarterly, period_start, month_start)
+    active = (current["start"] <= window.last_day) & (current["end"] >= first)
+    moving = set(line_periods.loc[line_periods["amount"] != 0, "rep_id"]) | set(adjustments["rep_id"])
+    return set(current.index[(active | current.index.isin(moving)) & pays_now])
+
+
+def current_period_figures(line_periods, window, plans, current) -> pd.DataFrame:
+    """credited, quota and attainment of each component's attainment period containing the run month."""
+    comp = line_periods[line_periods["kind"] == "component"]
+    kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
+    now = {kind: window.calendar.period_of(kind, window.run_month) for kind in ("month", "quarter", "year")}
+    is_now = comp["attainment_period"].to_numpy() == comp["line"].map(lambda x: now[kinds.get(x, "year")]).to_numpy()
+    return comp[is_now][["rep_id", "line", "credited", "quota", "attainment"]]
+
+
+def rep_directory(reps: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """One row per rep: the latest reps row's name and contact, the current plan and currency."""
+    latest = reps.sort_values(["rep_id", "start_date"]).groupby("rep_id").tail(1).set_index("rep_id")
+    info = pd.DataFrame(index=latest.index)
+    for column in ("name", "email", "locale", "manager_id"):
+        info[column] = latest[column] if column in latest else None
+    info["plan_id"] = current["plan_id"].reindex(info.index)
+    info["currency"] = current["currency"].reindex(info.index)
+    return info
+
+
+def credit_detail(comp_credits, lines, calendar, plans) -> pd.DataFrame:
+    """Credited transactions per rep and component, for statements and explain."""
+    src = lines.iloc[comp_credits["line_idx"].to_numpy()]
+    kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
+    periods = np.empty(len(comp_credits), dtype=object)
+    for kind in ("month", "quarter", "year"):
+        mask = comp_credits["line"].map(lambda x: kinds.get(x) == kind).to_numpy()
+        if mask.any():
+            periods[mask] = calendar.periods_of(kind, comp_credits["month"].to_numpy()[mask])
+    out = pd.DataFrame({
+        "rep_id": comp_credits["rep_id"].to_numpy(), "plan_id": comp_credits["plan_id"].to_numpy(),
+        "line": comp_credits["line"].to_numpy(), "attainment_period": periods,
+        "txn_id": src["txn_id"].to_numpy(), "date": src["date"].to_numpy(),
+        "account_id": src["account_id"].to_numpy() if "account_id" in src else None,
+        "type": src["type"].to_numpy() if "type" in src else None,
+        "product": src["product"].to_numpy() if "product" in src else None,
+        "amount": src["amount"].to_numpy(), "currency": src["currency"].to_numpy(),
+        "share": src["share"].to_numpy(), "role": src["role"].to_numpy(),
+        "multiplier": comp_credits["multiplier"].to_numpy(), "fx_rate": comp_credits["fx_rate"].to_numpy(),
+        "credited": comp_credits["credited"].to_numpy(), "reverses": src["reverses"].to_numpy(),
+        "via_rep_id": src["via_rep_id"].to_numpy(),
+    })
+    return out.sort_values(["rep_id", "line", "date", "txn_id"], kind="stable").reset_index(drop=True)
+
+
+def exceptions_frame(period: str, problems: list[Problem], known_reps: set[str]) -> pd.DataFrame:
+    """exceptions.csv rows; a hold naming a rep that does not exist holds nobody (a notice)."""
+    rows = []
+    for p in problems:
+        severity = p.severity if p.rep_id in known_reps else NOTICE
+        rows.append((period, severity, p.table, p.row, p.txn_id, p.rep_id, p.reason))
+    frame = pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS)).drop_duplicates()
+    frame["row"] = pd.array(frame["row"], dtype="Int64")
+    return frame.sort_values(["severity", "table", "row", "txn_id", "rep_id", "reason"], kind="stable",
+                             na_position="first").reset_index(drop=True)
+
+
+def month_label(index: int) -> str:
+    return month_name(index)

@@ -1,0 +1,134 @@
+"""Rules 8 to 11: from earned-to-date to what each rep is paid this month.
+
+`true_up` subtracts what closed months already paid per (rep, line, attainment period);
+`settle` turns each rep's earned lines, the balance owed from before and the draw into
+pay, the new balance and the `recovery`, `draw` and `carry_forward` lines; `register`
+lays it all out as payouts.csv rows in SPEC order. All money is int64 cents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from compensation.periods import Calendar, months_of_dates
+from compensation.plan import Plan
+
+EARNED_KINDS = ("component", "bonus", "spif", "adjustment")
+SETTLEMENT_LINES = ("recovery", "draw", "carry_forward")
+
+
+def true_up(line_periods: pd.DataFrame, paid: pd.DataFrame, fy_periods: set[str],
+            kinds: Mapping[str, str]) -> pd.DataFrame:
+    """Rule 8: amount = rounded earned-to-date minus what closed months paid, per period.
+
+    Keys that closed months paid but that earn nothing now (a plan or data change) come
+    back with earned 0 so the difference is paid or recovered.
+    """
+    paid = paid[paid["attainment_period"].isin(fy_periods) & (paid["line"] != "adjustment")]
+    paid = paid.groupby(["rep_id", "line", "attainment_period"], as_index=False)["amount"].sum()
+    paid = paid.rename(columns={"amount": "paid_before"})
+    merged = line_periods.merge(paid, on=["rep_id", "line", "attainment_period"], how="outer", indicator=True)
+    only_paid = merged["_merge"] == "right_only"
+    merged.loc[only_paid, "kind"] = merged.loc[only_paid, "line"].map(lambda x: kinds.get(x, "component"))
+    merged = merged.drop(columns="_merge")
+    merged["earned_to_date"] = merged["earned_to_date"].fillna(0).astype("int64")
+    merged["paid_before"] = merged["paid_before"].fillna(0).astype("int64")
+    merged["amount"] = merged["earned_to_date"] - merged["paid_before"]
+    return merged
+
+
+def draw_active(current: pd.DataFrame, plans: Mapping[str, Plan], calendar: Calendar, run_month: int) -> pd.Series:
+    """Rule 9: the draw runs for the first `periods` payout periods of the assignment span."""
+    start = months_of_dates(current["span_start"])
+    quarterly = current["plan_id"].map(lambda p: plans[p].payout_frequency == "quarterly").to_numpy()
+    offset = calendar.fiscal_year_start - 1
+    elapsed = np.where(quarterly, (run_month - offset) // 3 - (start - offset) // 3, run_month - start) + 1
+    periods = current["plan_id"].map(lambda p: plans[p].draw.periods if plans[p].draw else 0).to_numpy()
+    return pd.Series((elapsed >= 1) & (elapsed <= periods), index=current.index)
+
+
+def settle(earned: pd.Series, balances: pd.DataFrame, current: pd.DataFrame, active: pd.Series,
+           plans: Mapping[str, Plan]) -> pd.DataFrame:
+    """Rule 9 per rep: net = earned - balance owed; pay = max(net, draw floor); new balance."""
+    frame = pd.DataFrame({"earned": earned.astype("int64")})
+    frame["balance_before"] = balances.set_index("rep_id")["balance"].reindex(frame.index).fillna(0).astype("int64")
+    frame["plan_id"] = current["plan_id"].reindex(frame.index)
+    frame["currency"] = frame["plan_id"].map(lambda p: plans[p].currency)
+    frame["draw_active"] = active.reindex(frame.index).fillna(False).astype(bool)
+    draw_cents = frame["plan_id"].map(lambda p: int(plans[p].draw.amount * 100) if plans[p].draw else 0)
+    recoverable = frame["plan_id"].map(lambda p: plans[p].draw.recoverable if plans[p].draw else True)
+    frame["net"] = frame["earned"] - frame["balance_before"]
+    frame["floor"] = np.where(frame["draw_active"], draw_cents, 0).astype("int64")
+    frame["pay"] = np.maximum(frame["net"], frame["floor"])
+    frame["balance_after"] = np.where(recoverable, frame["pay"] - frame["net"], np.maximum(0, -frame["net"]))
+    return frame.rename_axis("rep_id").reset_index()
+
+
+def settlement_lines(settlement: pd.DataFrame) -> pd.DataFrame:
+    """`recovery` (minus the balance owed from before) and `draw` or `carry_forward` (pay - net)."""
+    s = settlement
+    recovery = s[s["balance_before"] != 0].assign(line="recovery", amount=lambda f: -f["balance_before"])
+    top_up = s[s["pay"] > s["net"]].assign(
+        line=lambda f: np.where(f["draw_active"], "draw", "carry_forward"), amount=lambda f: f["pay"] - f["net"])
+    out = pd.concat([recovery, top_up], ignore_index=True)
+    return out[["rep_id", "line", "amount"]].assign(kind=out["line"])
+
+
+def register(period: str, line_periods: pd.DataFrame, adjustments: pd.DataFrame, extra: pd.DataFrame,
+             reps: pd.DataFrame, current: pd.DataFrame, plans: Mapping[str, Plan], current_periods: pd.DataFrame,
+             ) -> pd.DataFrame:
+    """payouts.csv rows: per rep, the current plan's components (always), other lines that move
+    money this run, adjustments, then recovery and draw or carry_forward (SPEC section 6)."""
+    lp = line_periods
+    sums = lp.groupby(["rep_id", "line", "kind"], as_index=False, sort=False)[
+        ["earned_to_date", "paid_before", "amount"]].sum().rename(columns={"paid_before": "paid_to_date"})
+    cur_plan = sums["rep_id"].map(current["plan_id"])
+    in_plan = np.array([line in plans[p].line_ids if isinstance(p, str) else False
+                        for p, line in zip(cur_plan, sums["line"], strict=True)], dtype=bool)
+    is_component = (sums["kind"] == "component").to_numpy()
+    keep = (in_plan & is_component) | (sums["amount"] != 0).to_numpy()
+    lines = sums[keep].merge(current_periods, on=["rep_id", "line"], how="left")
+    lines.loc[lines["kind"] != "component", ["credited", "quota", "attainment"]] = np.nan
+    # Every component of the current plan has a row, even with nothing credited yet.
+    wanted = pd.DataFrame([(rep, c.id) for rep, pid in current["plan_id"].items() if rep in set(lp["rep_id"])
+                           for c in plans[pid].components], columns=["rep_id", "line"])
+    missing = wanted.merge(lines[["rep_id", "line"]], how="left", indicator=True)
+    missing = missing[missing["_merge"] == "left_only"].drop(columns="_merge")
+    if len(missing):
+        lines = pd.concat([lines, missing.assign(kind="component", earned_to_date=0, paid_to_date=0, amount=0)],
+                          ignore_index=True)
+    adj = adjustments.assign(kind="adjustment", line="adjustment")
+    lines = pd.concat([lines, adj, extra], ignore_index=True)
+
+    order = {}
+    for rep, pid in current["plan_id"].items():
+        for i, line in enumerate(plans[pid].line_ids):
+            order[(rep, line)] = i
+    kind_rank = {"component": 0, "bonus": 1, "spif": 2, "adjustment": 3, "recovery": 4, "draw": 5, "carry_forward": 5}
+    lines["_kind"] = lines["kind"].map(kind_rank)
+    lines["_in_plan"] = [order.get((r, l), 1000) for r, l in zip(lines["rep_id"], lines["line"], strict=True)]
+    lines["_group"] = np.where(lines["_kind"] <= 2, 0, lines["_kind"])
+    lines["_seq"] = pd.to_numeric(lines["_seq"], errors="coerce").fillna(0) if "_seq" in lines else 0
+    lines = lines.sort_values(["rep_id", "_group", "_in_plan", "_kind", "line", "_seq"], kind="stable")
+
+    out = pd.DataFrame({
+        "period": period,
+        "rep_id": lines["rep_id"].to_numpy(),
+        "name": lines["rep_id"].map(reps["name"]).to_numpy(),
+        "line": lines["line"].to_numpy(),
+        "credited": pd.array(lines["credited"], dtype="Int64"),
+        "quota": pd.array(np.floor(lines["quota"].to_numpy(dtype=float) + 0.5), dtype="Int64"),
+        "attainment": lines["attainment"].to_numpy(dtype=float),
+        "earned_to_date": pd.array(lines["earned_to_date"], dtype="Int64"),
+        "paid_to_date": pd.array(lines["paid_to_date"], dtype="Int64"),
+        "amount": pd.array(lines["amount"], dtype="Int64"),
+        "currency": lines["rep_id"].map(current["currency"]).to_numpy(),
+        "kind": lines["kind"].to_numpy(),
+        "plan_id": lines["rep_id"].map(current["plan_id"]).to_numpy(),
+    })
+    blank = out["kind"].isin(("adjustment", *SETTLEMENT_LINES))
+    out.loc[blank, ["earned_to_date", "paid_to_date"]] = pd.NA
+    return out.reset_index(drop=True)
