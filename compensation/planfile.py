@@ -358,7 +358,7 @@ def load_workspace(path: Path) -> Workspace:
     try:
         settings = Settings.model_validate(doc.data)
     except ValidationError as exc:
-        raise IcmError(*translate_errors(doc, exc.errors(), Settings)) from None
+        raise IcmError(*_dedupe(translate_errors(doc, exc.errors(), Settings))) from None
     return Workspace(root=root, settings=settings)
 
 
@@ -434,6 +434,11 @@ def translate_error(doc: YamlDoc, err: Mapping[str, Any], model: type[BaseModel]
         return _unknown_key(doc, loc, model)
     if kind == "missing":
         line = doc.line_of(*parent)
+        if isinstance(key, int):  # a fixed-length list (a curve point) is too short
+            what = _subject(doc, parent, model)
+            if parent[-2:-1] == ("points",):
+                return at(f"{what} must be a pair [attainment, payout], e.g. [100%, 100%]")
+            return at(f"{what} needs more entries")
         example = _EXAMPLES.get(str(key))
         hint = f", e.g. {key}: {example}" if example else ""
         return at(f"missing key '{key}' in {where}; add it{hint}")
