@@ -1,0 +1,265 @@
+"""Scenario files for `icm align` and `icm quotas` (SPEC section 7).
+
+A scenario file is YAML in `plans/` with a top-level `alignment:` and/or `quotas:` key.
+This module owns their frozen models and turns every validation failure into
+`plans/x.yaml:LINE: message`, with "did you mean" for misspelt keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from compensation.errors import IcmError, Located
+
+
+def parse_fraction(value: Any) -> float:
+    """`10%` or `0.1` -> 0.1; a percentage may be written either way (SPEC section 4)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a percentage such as 10% or 0.1")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if text.endswith("%"):
+                return float(Decimal(text[:-1].strip()) / 100)
+            return float(Decimal(text))
+        except InvalidOperation:
+            pass
+    raise ValueError(f"'{value}' is not a percentage; write it as 10% or 0.1")
+
+
+def _parse_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("expected an amount")
+    try:
+        return Decimal(str(value).replace("_", ""))
+    except InvalidOperation:
+        raise ValueError(f"'{value}' is not an amount") from None
+
+
+Fraction = Annotated[float, BeforeValidator(parse_fraction), Field(ge=0)]
+Amount = Annotated[Decimal, BeforeValidator(_parse_decimal)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Balance(_Frozen):
+    """Allowed deviation from each rep's fair share, per metric."""
+
+    potential: Fraction | None = None
+    workload: Fraction | None = None
+
+
+class Capacity(_Frozen):
+    """Hard limits per unit of a rep's `capacity` (reps.capacity, default 1)."""
+
+    accounts: Annotated[float, Field(gt=0)] | None = None
+    workload: Annotated[float, Field(gt=0)] | None = None
+    potential: Annotated[float, Field(gt=0)] | None = None
+
+
+class SolverOptions(_Frozen):
+    """Which MILP solver, and when to stop."""
+
+    name: Literal["highs", "cbc"] = "highs"
+    time_limit: Annotated[float, Field(gt=0)] = 60.0
+    gap: Fraction = 0.005
+    threads: Annotated[int, Field(ge=1)] | None = None
+
+
+class AlignmentScenario(_Frozen):
+    """The `alignment:` block."""
+
+    balance: Balance = Balance()
+    max_moved: Fraction | None = None
+    objective: Literal["disruption", "distance", "balance"] = "disruption"
+    same_region: bool = False
+    capacity: Capacity = Capacity()
+    solver: SolverOptions = SolverOptions()
+
+
+class QuotaScenario(_Frozen):
+    """The `quotas:` block."""
+
+    year: Annotated[int, Field(ge=1900, le=9999)]
+    target: Amount
+    over_assignment: Fraction = 0.0
+    method: Literal["potential", "history", "blend", "optimise"] = "potential"
+    blend: dict[Literal["potential", "history"], Fraction] | None = None
+    components: dict[str, Fraction]
+    seasonality: dict[Literal["Q1", "Q2", "Q3", "Q4"], Fraction] | None = None
+    ramp: list[Annotated[float, BeforeValidator(parse_fraction), Field(ge=0, le=1)]] = []
+    max_change: Fraction | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QuotaScenario:
+        if self.target <= 0:
+            raise ValueError("target must be more than 0")
+        if not self.components:
+            raise ValueError("components needs at least one component, e.g. {new_business: 100%}")
+        _sums_to_one(self.components, "components")
+        if self.seasonality is not None:
+            missing = [q for q in ("Q1", "Q2", "Q3", "Q4") if q not in self.seasonality]
+            if missing:
+                raise ValueError(f"seasonality is missing {', '.join(missing)}")
+            _sums_to_one(self.seasonality, "seasonality")
+        if self.method == "blend":
+            if not self.blend:
+                raise ValueError("method blend needs blend: {potential: 60%, history: 40%}")
+            _sums_to_one(self.blend, "blend")
+        return self
+
+
+def _sums_to_one(shares: dict[str, float], what: str) -> None:
+    total = sum(shares.values())
+    if abs(total - 1) > 1e-9:
+        raise ValueError(f"{what} must add up to 100%, not {total * 100:g}%")
+
+
+class Scenario(_Frozen):
+    """A whole scenario file; `source` is its path relative to the workspace."""
+
+    alignment: AlignmentScenario | None = None
+    quotas: QuotaScenario | None = None
+    source: str = ""
+    stem: str = ""
+
+
+# The yaml loader ---------------------------------------------------------------------
+
+
+class _Doc:
+    """Fallback YAML document with line lookup, until compensation.planfile provides one."""
+
+    def __init__(self, data: Any):
+        self.data = data
+
+    def line_of(self, *keys) -> int | None:
+        node, line = self.data, None
+        for key in keys:
+            lc = getattr(node, "lc", None)
+            try:
+                if lc is not None:
+                    if isinstance(key, int) and isinstance(node, list):
+                        line = lc.item(key)[0] + 1
+                    elif key in node:
+                        line = lc.key(key)[0] + 1
+                node = node[key]
+            except (KeyError, IndexError, TypeError):
+                break
+        return line
+
+
+def _load_yaml(path: Path, root: Path):
+    try:
+        from compensation.planfile import load_yaml  # type: ignore[attr-defined]
+    except ImportError:
+        load_yaml = None
+    if load_yaml is not None:
+        return load_yaml(path, root)
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    rel = _relative(path, root)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise IcmError.at(rel, None, f"cannot read the scenario file: {exc.strerror}") from None
+    try:
+        # Round-trip loading builds only plain maps, lists and scalars: no tags run code.
+        data = YAML(typ="rt", pure=True).load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise IcmError.at(rel, line, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return _Doc(data)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Scenario
+    for key in loc:
+        if model is None or not isinstance(key, str) or key not in model.model_fields:
+            return None
+        annotation = model.model_fields[key].annotation
+        model = next(
+            (a for a in getattr(annotation, "__args__", (annotation,))
+             if isinstance(a, type) and issubclass(a, BaseModel)),
+            None,
+        )
+    return model
+
+
+def _message(err: dict) -> tuple[tuple, str]:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    path = ".".join(str(p) for p in loc)
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        parent = _model_at(loc[:-1])
+        where = ".".join(str(p) for p in loc[:-1]) or "the file"
+        msg = f"unknown key '{key}' in {where}"
+        if parent is not None:
+            close = difflib.get_close_matches(str(key), list(parent.model_fields), n=1)
+            if close:
+                msg += f" (did you mean '{close[0]}'?)"
+            else:
+                msg += f"; valid keys: {', '.join(k for k in parent.model_fields if k not in ('source', 'stem'))}"
+        return loc, msg
+    if kind == "missing":
+        return loc[:-1], f"missing key '{loc[-1]}' in {'.'.join(map(str, loc[:-1])) or 'the file'}"
+    text = err["msg"].removeprefix("Value error, ")
+    if kind == "literal_error":
+        text = text.replace("Input should be", "must be")
+    return loc, f"{path}: {text}" if path else text
+
+
+def load_scenario(path: Path | str, root: Path | str) -> Scenario:
+    """Read and validate one scenario file; every problem is `file:line: message`."""
+    path, root = Path(path), Path(root)
+    rel = _relative(path, root)
+    doc = _load_yaml(path, root)
+    data = _plain(doc.data)
+    if not isinstance(data, dict) or not ({"alignment", "quotas"} & data.keys()):
+        raise IcmError.at(rel, 1, "a scenario file needs a top-level 'alignment:' or 'quotas:' key")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        messages = []
+        for err in exc.errors():
+            loc, msg = _message(err)
+            # model validators report at their block; point at its first line
+            loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+            messages.append(Located(msg, rel, doc.line_of(*loc) or doc.line_of(*loc[:1])))
+        messages.sort(key=lambda m: m.line or 0)
+        raise IcmError(*messages) from None
+    return scenario.model_copy(update={"source": rel, "stem": path.stem})
