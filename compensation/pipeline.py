@@ -170,13 +170,19 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
             "(or a longer period)", rep_id=row.rep_id))
     rows["attainment"] = rows["attainment"].where(rows["quota"].notna())
     rows["earned_to_date"] = np.zeros(len(rows), dtype=np.int64)
+    rows["target"] = np.nan  # curve target in cents, for explain and statements
+    rows["gate_open"] = pd.array([pd.NA] * len(rows), dtype="boolean")
     for (plan_id, line), group in rows.groupby(["plan_id", "line"], sort=False):
         comp = plans[plan_id].component(line)
         targets = curve_targets(group, assignments, plans, window.calendar) if comp.payout_curve else None
         earned = component_earned(group, comp, targets)
+        if targets is not None:
+            rows.loc[group.index, "target"] = [float(t) * 100 for t in targets]
         if comp.gate is not None:
             gating = plans[plan_id].component(comp.gate.component)
-            earned = np.where(gate_open(group, comp, rows, gating, window.calendar, window.run_month), earned, 0)
+            is_open = gate_open(group, comp, rows, gating, window.calendar, window.run_month)
+            rows.loc[group.index, "gate_open"] = is_open
+            earned = np.where(is_open, earned, 0)
         rows.loc[group.index, "earned_to_date"] = earned
     return rows.drop(columns=["quota_key"]), problems
 

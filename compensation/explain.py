@@ -1,0 +1,154 @@
+"""`icm explain`: the calculation trace of one rep's month, in words and figures.
+
+Reads only a `RunResult`; every figure it prints is one the pipeline produced, and the
+arithmetic it shows (tiers, curves, gates, caps) is re-derived from the plan so a
+reader can check it by hand.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from compensation.earn import curve_exact
+from compensation.errors import IcmError
+from compensation.money import cents_to_decimal, format_cents
+from compensation.plan import Component, Plan
+from compensation.results import RunResult
+
+
+def money(cents) -> str:
+    if cents is None or cents is pd.NA or (isinstance(cents, float) and np.isnan(cents)):
+        return "-"
+    return f"{cents_to_decimal(int(cents)):,}"
+
+
+def pct(value) -> str:
+    if value is None or value != value:
+        return "-"
+    return f"{float(value) * 100:.4f}".rstrip("0").rstrip(".") + "%"
+
+
+def explain_rep(result: RunResult, rep_id: str) -> str:
+    """The full trace of `rep_id` in the run: credits, attainment, arithmetic, settlement."""
+    if rep_id not in result.reps.index:
+        raise IcmError(f"rep '{rep_id}' is not in reps; check --rep")
+    info = result.reps.loc[rep_id]
+    out = [f"{rep_id} - {info['name']} - period {result.period}"]
+    plan_id = info.get("plan_id")
+    plan = result.plans.get(plan_id) if isinstance(plan_id, str) else None
+    if plan:
+        out.append(f"plan {plan.id} ({plan.name}), currency {plan.currency}, pays {plan.payout_frequency}")
+    ex = result.exceptions[result.exceptions["rep_id"] == rep_id]
+    for row in ex.itertuples():
+        out.append(f"  {row.severity.upper()}: {row.table} row {row.row if row.row is not pd.NA else '-'}: {row.reason}")
+    if rep_id in result.held_reps:
+        out.append("HELD: no lines are paid this run until the problems above are fixed.")
+        return "\n".join(out)
+    lp = result.line_periods[result.line_periods["rep_id"] == rep_id]
+    credits = result.credits[result.credits["rep_id"] == rep_id]
+    register = result.register[result.register["rep_id"] == rep_id]
+    if register.empty:
+        out.append("No lines this run (not assigned in this payout period, or a quarterly plan between quarter ends).")
+        return "\n".join(out)
+    for line in register.itertuples():
+        if line.kind in ("component", "bonus", "spif"):
+            out += _explain_line(result, plan, line, lp[lp["line"] == line.line], credits[credits["line"] == line.line])
+    out += _explain_settlement(result, rep_id, register)
+    return "\n".join(out)
+
+
+def _explain_line(result: RunResult, plan: Plan | None, line, periods: pd.DataFrame, credits: pd.DataFrame) -> list[str]:
+    out = ["", f"{line.kind} {line.line}"]
+    owner = next((p for p in result.plans.values() if line.line in p.line_ids and (plan is None or p.id == plan.id)), None)
+    owner = owner or next((p for p in result.plans.values() if line.line in p.line_ids), None)
+    if line.kind == "component" and owner is not None:
+        comp = owner.component(line.line)
+        out.append(f"  {_describe(comp)}")
+    for period in periods.sort_values("attainment_period").itertuples():
+        out.append(f"  {period.attainment_period}:")
+        mine = credits[credits["attainment_period"] == period.attainment_period]
+        for c in mine.itertuples():
+            via = f" via {c.via_rep_id}" if isinstance(c.via_rep_id, str) else ""
+            cancel = f" cancels {c.reverses}" if isinstance(c.reverses, str) else ""
+            ccy = c.currency if isinstance(c.currency, str) else (plan.currency if plan else "")
+            out.append(
+                f"    {pd.Timestamp(c.date):%Y-%m-%d} {c.txn_id} account {c.account_id or '-'} {c.type or '-'}{cancel}{via}: "
+                f"{c.amount:,.2f} {ccy} x share {c.share:g} x multiplier {c.multiplier:g} x fx {c.fx_rate:g} "
+                f"= {money(c.credited)}")
+        if line.kind == "component" and owner is not None:
+            out.append("    " + _arithmetic(owner.component(line.line), period))
+        elif line.kind == "bonus":
+            out.append(f"    bonus earned to date {money(period.earned_to_date)}")
+        else:
+            out.append(f"    SPIF earned to date {money(period.earned_to_date)}")
+        out.append(f"    earned to date {money(period.earned_to_date)} - paid before {money(period.paid_before)} "
+                   f"= {money(period.amount)}")
+    out.append(f"  line {line.line}: earned to date {money(line.earned_to_date)} - paid to date "
+               f"{money(line.paid_to_date)} = {money(line.amount)}")
+    return out
+
+
+def _describe(comp: Component) -> str:
+    if comp.commission:
+        c = comp.commission
+        unit = (lambda v: f"{v:,}") if c.basis == "amount" else pct
+        tiers = " | ".join(f"from {unit(t.from_)}: {pct(t.rate)}" for t in c.tiers)
+        text = f"{c.method} commission on {c.basis}, {comp.attainment_period} to date: {tiers}"
+    else:
+        cv = comp.payout_curve
+        pts = ", ".join(f"{pct(x)} -> {pct(y)}" for x, y in cv.points)
+        text = f"payout curve, weight {pct(cv.weight)}, {comp.attainment_period} to date: {pts}"
+        if cv.cap is not None:
+            text += f", capped at {pct(cv.cap)}"
+    if comp.cap is not None:
+        text += f"; earnings capped at {comp.cap:,} per period"
+    if comp.gate:
+        text += f"; gated on {comp.gate.component} reaching {pct(comp.gate.min_attainment)}"
+    return text
+
+
+def _arithmetic(comp: Component, period) -> str:
+    credited = int(period.credited) if period.credited == period.credited else 0
+    quota = period.quota
+    att = period.attainment
+    head = (f"credited {money(credited)} / quota {money(quota) if quota == quota else '-'} = attainment {pct(att)}; ")
+    if comp.commission:
+        c = comp.commission
+        position = credited / 100 if c.basis == "amount" else (att if att == att else 0.0)
+        tier = max(i for i, t in enumerate(c.tiers) if float(t.from_) <= position) if position >= 0 else 0
+        if c.method == "retroactive":
+            body = f"tier {tier + 1} rate {pct(c.tiers[tier].rate)} x {money(credited)}"
+        else:
+            body = f"marginal bands up to tier {tier + 1}, each slice at its band's rate"
+    else:
+        cv = comp.payout_curve
+        y = curve_exact(credited, quota, cv) if quota == quota else Decimal(0)
+        target = getattr(period, "target", float("nan"))
+        body = f"target {money(round(target)) if target == target else '-'} x curve({pct(att)}) {pct(y)}"
+    gate = getattr(period, "gate_open", pd.NA)
+    if comp.gate and gate is not pd.NA:
+        body += f"; gate on {comp.gate.component} {'open' if gate else 'CLOSED: earned held at 0'}"
+    return head + body + f" -> earned to date {money(period.earned_to_date)}"
+
+
+def _explain_settlement(result: RunResult, rep_id: str, register: pd.DataFrame) -> list[str]:
+    s = result.settlement[result.settlement["rep_id"] == rep_id]
+    out = [""]
+    for adj in register[register["kind"] == "adjustment"].itertuples():
+        out.append(f"adjustment {money(adj.amount)}")
+    details = result.line_periods[(result.line_periods["rep_id"] == rep_id) & (result.line_periods["kind"] == "adjustment")]
+    for d in details.itertuples():
+        out.append(f"  {d.attainment_period}: {d.detail}")
+    if not s.empty:
+        r = s.iloc[0]
+        out.append(
+            f"settlement: earned {money(r.earned)} - balance owed before {money(r.balance_before)} = net {money(r.net)}; "
+            f"floor {money(r.floor)}{' (draw active)' if r.draw_active else ''}; pay = max(net, floor) = {money(r.pay)}; "
+            f"balance owed after {money(r.balance_after)}")
+    for line in register[register["kind"].isin(["recovery", "draw", "carry_forward"])].itertuples():
+        out.append(f"{line.line} {money(line.amount)}")
+    out.append(f"paid this month: {format_cents(int(register['amount'].sum()))} {register['currency'].iloc[0]}")
+    return out
