@@ -1,0 +1,58 @@
+"""`payroll.csv`: what payroll pays, one row per rep paid more than 0 this period.
+
+The amount is the sum of the rep's register lines, so payroll reconciles to the register
+to the cent. The file is opened in spreadsheets, so a text cell that a spreadsheet would
+read as a formula (leading `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+
+from reports.register import money_text
+
+PAYROLL_COLUMNS = ("rep_id", "name", "email", "period", "currency", "amount")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(text: pd.Series) -> pd.Series:
+    """Blank for missing; prefix `'` where a spreadsheet would see a formula."""
+    values = text.astype(object).where(text.notna(), "").astype(str)
+    risky = values.str.startswith(_FORMULA_START)
+    return values.where(~risky, "'" + values)
+
+
+def payroll_frame(register: pd.DataFrame, reps: pd.DataFrame, period: str) -> pd.DataFrame:
+    """Per rep: the register total (cents), with name and email; only totals above 0."""
+    if register.empty:
+        totals = pd.DataFrame({"rep_id": pd.Series(dtype=object),
+                               "currency": pd.Series(dtype=object),
+                               "amount": pd.Series(dtype="int64")})
+    else:
+        totals = (register.groupby("rep_id", sort=False)
+                  .agg(currency=("currency", "first"), amount=("amount", "sum"))
+                  .reset_index())
+    totals = totals[totals["amount"].astype("int64") > 0]
+    people = reps.drop_duplicates("rep_id")[["rep_id", "name", "email"]]
+    out = totals.merge(people, on="rep_id", how="left", sort=False)
+    if "name" in register:
+        first_names = register.drop_duplicates("rep_id").set_index("rep_id")["name"]
+        out["name"] = out["name"].fillna(out["rep_id"].map(first_names))
+    out["period"] = period
+    out["amount"] = out["amount"].astype("int64")
+    return out[list(PAYROLL_COLUMNS)].reset_index(drop=True)
+
+
+def payroll_csv(register: pd.DataFrame, reps: pd.DataFrame, period: str) -> bytes:
+    """`payroll.csv` bytes: rep_id, name, email, period, currency, amount (`2400.00`)."""
+    frame = payroll_frame(register, reps, period)
+    text = pd.DataFrame({c: defuse(frame[c]) for c in PAYROLL_COLUMNS if c != "amount"})
+    text["amount"] = money_text(frame["amount"])
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PAYROLL_COLUMNS)
+    writer.writerows(text[list(PAYROLL_COLUMNS)].itertuples(index=False, name=None))
+    return buffer.getvalue().encode("utf-8")
