@@ -649,7 +649,8 @@ def _credits(rng, people: pd.DataFrame, txns: pd.DataFrame) -> pd.DataFrame:
     """Split deals between two AEs of a team, and SDR overlays on sourced new logos.
 
     Only people with one assignment all year take part, so every credit row finds
-    its rep assigned on the deal's date.
+    its rep assigned on the deal's date; the SDR promoted in July sources deals until
+    the end of May.
     """
     stable = people[
         people["end_date"].isna()
@@ -676,7 +677,10 @@ def _credits(rng, people: pd.DataFrame, txns: pd.DataFrame) -> pd.DataFrame:
         elif overlay:
             rows.append((txn.txn_id, txn.rep_id, 1.0, "owner"))
         if overlay:
-            rows.append((txn.txn_id, rng.choice(sdrs[team]), 1.0, "overlay"))
+            team_sdrs = list(sdrs[team])
+            if team == team_of[PROMOTED] and txn.date < pd.Timestamp(f"{YEAR}-06-01"):
+                team_sdrs.append(PROMOTED)
+            rows.append((txn.txn_id, rng.choice(team_sdrs), 1.0, "overlay"))
     return pd.DataFrame(rows, columns=["txn_id", "rep_id", "share", "role"])
 
 
@@ -696,6 +700,7 @@ def _with_cancellations(rng, people, txns, credits):
     eligible = txns[
         (txns["type"] == "new")
         & txns["rep_id"].isin(stable)
+        & ~txns["txn_id"].isin(credits.loc[credits["rep_id"] == PROMOTED, "txn_id"])
         & (dates <= np.datetime64(f"{YEAR}-09-15"))
     ]
     inside = eligible.sample(n=14, random_state=rng.integers(1 << 31))

@@ -1,0 +1,175 @@
+"""`icm demo [DIR]`: build the demo company, run and close its twelve months, summarise.
+
+The data come from `compensation.demo`; each month goes through the same
+`icm.cycle.run_period` / `close_period` as `icm run` and `icm close`, so the demo's
+ledger, `out/` folders and statements are exactly what a real cycle produces.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from compensation.errors import IcmError
+
+DEFAULT_DIR = Path("icm-demo")
+MONTHS = tuple(f"2026-{m:02d}" for m in range(1, 13))
+TOP_EARNERS = 5
+
+
+@dataclass(frozen=True)
+class MonthSummary:
+    """One closed month of the demo: what the summary table shows."""
+
+    period: str
+    reps_paid: int
+    total_cents: int
+    exceptions: int
+    holds: int
+    out_dir: Path
+
+
+def register(app: typer.Typer) -> None:
+    """Add `icm demo` to the command."""
+
+    @app.command()
+    def demo(
+        directory: Annotated[
+            Path, typer.Argument(help="Folder to create; must not exist or be empty.")
+        ] = DEFAULT_DIR,
+        statements: Annotated[
+            bool, typer.Option(help="Render PDF statements for every month.")
+        ] = True,
+    ):
+        """Create a sample company (calendar 2026), run and close its twelve months."""
+        console = Console()
+        started = time.perf_counter()
+        months, paid = build_and_run(directory, statements=statements, console=console)
+        print_summary(console, directory, months, paid, time.perf_counter() - started)
+
+
+def refuse_non_empty(directory: Path) -> None:
+    """SPEC 6: exit 2 when DIR exists and is not an empty folder."""
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise IcmError(
+            f"{directory}: already exists and is not empty; "
+            "choose a new folder, e.g. `icm demo ./icm-demo-2`"
+        )
+
+
+def build_and_run(
+    directory: Path, *, statements: bool = True, console: Console | None = None
+) -> tuple[list[MonthSummary], pd.DataFrame]:
+    """Write the demo workspace, then run and close 2026-01..2026-12 in order.
+
+    Returns the month summaries and every rep's paid total per month (rep_id, name,
+    period, amount in cents).
+    """
+    from compensation.demo import write_demo_workspace
+    from compensation.planfile import load_workspace
+    from icm.cycle import close_period, run_period
+
+    refuse_non_empty(directory)
+    console = console or Console()
+    write_demo_workspace(directory)
+    ws = load_workspace(directory)
+    months: list[MonthSummary] = []
+    paid: list[pd.DataFrame] = []
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} months"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    with progress:
+        task = progress.add_task("Running the 2026 payout cycle", total=len(MONTHS))
+        for period in MONTHS:
+            progress.update(task, description=f"Running {period}")
+            outcome = run_period(ws, period, statements=statements, by="icm demo")
+            progress.update(task, description=f"Closing {period}")
+            close_period(ws, period, by="icm demo")
+            months.append(_summary(period, outcome))
+            paid.append(_paid_by_rep(period, outcome.result))
+            progress.advance(task)
+        progress.update(task, description="2026 closed")
+    return months, pd.concat(paid, ignore_index=True)
+
+
+def _summary(period: str, outcome) -> MonthSummary:
+    result = outcome.result
+    register = result.register
+    holds = int((result.exceptions["severity"] == "hold").sum()) if len(result.exceptions) else 0
+    return MonthSummary(
+        period=period,
+        reps_paid=int(register["rep_id"].nunique()),
+        total_cents=int(register["amount"].sum()),
+        exceptions=len(result.exceptions),
+        holds=holds,
+        out_dir=Path(outcome.out_dir),
+    )
+
+
+def _paid_by_rep(period: str, result) -> pd.DataFrame:
+    register = result.register
+    frame = register.groupby(["rep_id", "name"], as_index=False)["amount"].sum()
+    return frame.assign(period=period, amount=frame["amount"].astype("int64"))
+
+
+def print_summary(
+    console: Console,
+    directory: Path,
+    months: list[MonthSummary],
+    paid: pd.DataFrame,
+    elapsed: float,
+) -> None:
+    """The short Rich summary: paid per month, top earners, exceptions, where files are."""
+    from compensation.money import format_cents
+
+    table = Table(title="Altamira Software, 2026 payouts (EUR)", title_justify="left")
+    table.add_column("month")
+    table.add_column("reps paid", justify="right")
+    table.add_column("total paid", justify="right")
+    table.add_column("exceptions", justify="right")
+    for m in months:
+        table.add_row(m.period, str(m.reps_paid), format_cents(m.total_cents), str(m.exceptions))
+    table.add_row(
+        "[bold]2026[/]",
+        "",
+        f"[bold]{format_cents(sum(m.total_cents for m in months))}[/]",
+        str(sum(m.exceptions for m in months)),
+    )
+    console.print(table)
+
+    year = paid.groupby(["rep_id", "name"], as_index=False)["amount"].sum()
+    top = year.sort_values(["amount", "rep_id"], ascending=[False, True]).head(TOP_EARNERS)
+    earners = Table(title=f"Top {TOP_EARNERS} earners", title_justify="left")
+    earners.add_column("rep_id")
+    earners.add_column("name")
+    earners.add_column("paid in 2026", justify="right")
+    for row in top.itertuples(index=False):
+        earners.add_row(row.rep_id, row.name, format_cents(int(row.amount)))
+    console.print(earners)
+
+    exceptions = sum(m.exceptions for m in months)
+    holds = sum(m.holds for m in months)
+    console.print(
+        f"Exceptions: {exceptions} over the year ({holds} holds); see out/<month>/exceptions.csv."
+    )
+    last = months[-1].out_dir if months else directory / "out"
+    console.print(
+        f"\nWorkspace: [bold]{directory}[/] (plans/, data/, ledger icm.db)\n"
+        f"Each month's payouts.csv, payouts.xlsx, payroll.csv, exceptions.csv and statements/ "
+        f"are in {directory / 'out'}/<month>/, e.g. {last}\n"
+        f"Done in {elapsed:.0f} s. Try: icm explain {directory} --period 2026-12 --rep R009",
+        highlight=False,
+    )
