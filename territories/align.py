@@ -78,6 +78,7 @@ class AlignmentResult:
     solver: str
     blocks: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    distance_km: float | None = None  # workload-weighted km to each rep's home, when known
 
     @property
     def moved_share(self) -> float:
@@ -616,7 +617,18 @@ def align(reps: pd.DataFrame, accounts: pd.DataFrame, scenario: AlignmentScenari
     assignments, territories = summarise(inst, choice)
     return AlignmentResult(assignments, territories, status, scenario.objective, objective, bound,
                            gap, seconds, state.first_seconds, scenario.solver.name, len(blocks),
-                           notes)
+                           notes, travel_km(inst, choice))
+
+
+def travel_km(inst: Instance, choice: np.ndarray) -> float | None:
+    """Workload-weighted great-circle km from each account to its rep's home."""
+    acc = inst.accounts
+    homes = rep_homes(inst.reps, acc)
+    if acc[["lat", "lon"]].isna().any().any() or homes.isna().any().any():
+        return None
+    hl, ho = homes["lat"].to_numpy()[choice], homes["lon"].to_numpy()[choice]
+    km = haversine_km(acc["lat"].to_numpy(), acc["lon"].to_numpy(), hl, ho)
+    return float((km * inst.wl).sum())
 
 
 class _Clock:

@@ -97,7 +97,8 @@ def prepare_reps(reps: pd.DataFrame, accounts: pd.DataFrame | None = None,
     out["capacity"] = _number(latest.get("capacity"), 1.0, idx).fillna(1.0)
     for col in ("lat", "lon"):
         out[col] = _number(latest.get(col), np.nan, idx)
-    out["start_date"] = latest["_start"]
+    # a rep's hire date is its first row's start; later rows are effective-dated changes
+    out["start_date"] = frame.groupby("rep_id", sort=True)["_start"].min().reindex(idx)
     out["end_date"] = (pd.to_datetime(latest["end_date"], errors="coerce")
                        if "end_date" in latest else pd.NaT)
     out["row"] = _rows(latest).to_numpy()
@@ -118,21 +119,24 @@ def prepare_reps(reps: pd.DataFrame, accounts: pd.DataFrame | None = None,
 
 
 def load_frames(ws) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(reps, accounts) of a workspace, prepared; via `compensation.tables.read_table`."""
+    """(reps, accounts) of a workspace, prepared; via `compensation.tables.read_table`.
+
+    Unlike a payout run, alignment cannot skip a bad row (an account left out would stay
+    unassigned, a rep left out would change every fair share): any row problem is an error.
+    """
     from compensation.tables import read_table
 
-    accounts_raw, _, accounts_file = read_table(ws, "accounts")
-    reps_raw, _, reps_file = read_table(ws, "reps")
-    accounts = prepare_accounts(accounts_raw, _source(ws, accounts_file, "accounts"))
-    reps = prepare_reps(reps_raw, accounts, _source(ws, reps_file, "reps"))
+    accounts_raw, problems, accounts_file = read_table(ws, "accounts")
+    reps_raw, rep_problems, reps_file = read_table(ws, "reps")
+    errors = [Located(p.reason, _source(f), p.row)
+              for f, found in ((accounts_file, problems), (reps_file, rep_problems))
+              for p in found]
+    if errors:
+        raise IcmError(*errors)
+    accounts = prepare_accounts(accounts_raw, _source(accounts_file))
+    reps = prepare_reps(reps_raw, accounts, _source(reps_file))
     return reps, accounts
 
 
-def _source(ws, input_file, name: str) -> str:
-    path = getattr(input_file, "path", None)
-    if path is None:
-        return f"data/{name}.csv"
-    try:
-        return str(path.relative_to(ws.root))
-    except ValueError:
-        return str(path)
+def _source(input_file) -> str:
+    return getattr(input_file, "path", None) or "data"

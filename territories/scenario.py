@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from compensation.errors import IcmError, Located
+from compensation.planfile import load_yaml, relative_source
 
 
 def parse_fraction(value: Any) -> float:
@@ -140,61 +141,8 @@ class Scenario(_Frozen):
     stem: str = ""
 
 
-# The yaml loader ---------------------------------------------------------------------
-
-
-class _Doc:
-    """Fallback YAML document with line lookup, until compensation.planfile provides one."""
-
-    def __init__(self, data: Any):
-        self.data = data
-
-    def line_of(self, *keys) -> int | None:
-        node, line = self.data, None
-        for key in keys:
-            lc = getattr(node, "lc", None)
-            try:
-                if lc is not None:
-                    if isinstance(key, int) and isinstance(node, list):
-                        line = lc.item(key)[0] + 1
-                    elif key in node:
-                        line = lc.key(key)[0] + 1
-                node = node[key]
-            except (KeyError, IndexError, TypeError):
-                break
-        return line
-
-
-def _load_yaml(path: Path, root: Path):
-    try:
-        from compensation.planfile import load_yaml  # type: ignore[attr-defined]
-    except ImportError:
-        load_yaml = None
-    if load_yaml is not None:
-        return load_yaml(path, root)
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    rel = _relative(path, root)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise IcmError.at(rel, None, f"cannot read the scenario file: {exc.strerror}") from None
-    try:
-        # Round-trip loading builds only plain maps, lists and scalars: no tags run code.
-        data = YAML(typ="rt", pure=True).load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise IcmError.at(rel, line, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    return _Doc(data)
-
-
 def _relative(path: Path, root: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return Path(path).as_posix()
+    return relative_source(path, root)
 
 
 def _plain(value: Any) -> Any:
@@ -233,7 +181,8 @@ def _message(err: dict) -> tuple[tuple, str]:
             if close:
                 msg += f" (did you mean '{close[0]}'?)"
             else:
-                msg += f"; valid keys: {', '.join(k for k in parent.model_fields if k not in ('source', 'stem'))}"
+                valid = [k for k in parent.model_fields if k not in ("source", "stem")]
+                msg += f"; valid keys: {', '.join(valid)}"
         return loc, msg
     if kind == "missing":
         return loc[:-1], f"missing key '{loc[-1]}' in {'.'.join(map(str, loc[:-1])) or 'the file'}"
@@ -247,7 +196,7 @@ def load_scenario(path: Path | str, root: Path | str) -> Scenario:
     """Read and validate one scenario file; every problem is `file:line: message`."""
     path, root = Path(path), Path(root)
     rel = _relative(path, root)
-    doc = _load_yaml(path, root)
+    doc = load_yaml(path, root)
     data = _plain(doc.data)
     if not isinstance(data, dict) or not ({"alignment", "quotas"} & data.keys()):
         raise IcmError.at(rel, 1, "a scenario file needs a top-level 'alignment:' or 'quotas:' key")
