@@ -13,7 +13,7 @@ import getpass
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,9 +37,12 @@ def lock_timeout() -> float:
 
 
 @contextmanager
-def workspace_lock(root: Path, command: str | None = None,
-                   timeout: float | None = None) -> Iterator[None]:
-    """Hold the workspace for the duration of the block; UsageError when it stays busy."""
+def workspace_lock(root: Path, command: str | None = None, timeout: float | None = None,
+                   on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the workspace for the duration of the block; UsageError when it stays busy.
+
+    `on_wait(message)` is called once when the lock is busy and the command starts waiting.
+    """
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{root} is not a workspace folder")
@@ -53,6 +56,9 @@ def workspace_lock(root: Path, command: str | None = None,
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if on_wait is not None and wait > 0:
+                    on_wait(f"waiting up to {wait:g} s for {root}: {_holder(path)}")
+                    on_wait = None
                 if time.monotonic() >= deadline:
                     raise UsageError(
                         f"{root} is busy: {_holder(path)}; waited {wait:g} s "

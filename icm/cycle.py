@@ -80,7 +80,7 @@ def run_period(ws: Workspace | Path, period: str, *, strict: bool = False,
     """Calculate an open month, replace its draft in the ledger and render `out/P/`."""
     ws = _workspace(ws)
     pause = _Pauser(ws.root)
-    with workspace_lock(ws.root, f"icm run --period {period}"):
+    with workspace_lock(ws.root, f"icm run --period {period}", on_wait=_say):
         ledger = Ledger(ws.ledger_url)
         try:
             healed = heal(ws, ledger, skip_period=period)
@@ -107,7 +107,7 @@ def run_period(ws: Workspace | Path, period: str, *, strict: bool = False,
 def close_period(ws: Workspace | Path, period: str, *, by: str | None = None) -> CloseOutcome:
     """Lock the month's last run; warn (and record both) when inputs changed since it ran."""
     ws = _workspace(ws)
-    with workspace_lock(ws.root, f"icm close --period {period}"):
+    with workspace_lock(ws.root, f"icm close --period {period}", on_wait=_say):
         ledger = Ledger(ws.ledger_url)
         try:
             healed = heal(ws, ledger)
@@ -356,6 +356,10 @@ def _workspace(ws: Workspace | Path | str) -> Workspace:
     from compensation.planfile import load_workspace
 
     return load_workspace(Path(ws))
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 class _Pauser:
