@@ -349,13 +349,15 @@ class _Checked:
     values: object
     bad: list[tuple[np.ndarray, list[str]]] = field(default_factory=list)
 
-    def flag(self, mask: np.ndarray, message: Callable[[str], str], raw: np.ndarray) -> None:
+    def flag(self, mask: np.ndarray, message: Callable[[str], str],
+             raw: Callable[[], np.ndarray]) -> None:
+        """Record the cells of `mask`; `raw` gives the cell texts, built only when needed."""
         where = np.flatnonzero(mask)
         if where.size:
-            cache: dict = {}
-            texts = [cache.setdefault(v, message(v)) if v not in cache else cache[v]
-                     for v in raw[where]]
-            self.bad.append((where, texts))
+            texts: dict = {}
+            cells = raw()[where]
+            self.bad.append((where, [texts[v] if v in texts else texts.setdefault(v, message(v))
+                                     for v in cells]))
 
 
 def _check_column(col: Column, text: pa.ChunkedArray | None, n: int) -> _Checked:
@@ -378,19 +380,19 @@ def _check_column(col: Column, text: pa.ChunkedArray | None, n: int) -> _Checked
         result = _Checked(_to_objects(text))
         if col.kind == "rep":
             ok = _matches(text, REP_ID_PATTERN)
-            result.flag(~ok, lambda v: _rep_id_message(col.name, v), cells())
+            result.flag(~ok, lambda v: _rep_id_message(col.name, v), cells)
     elif col.kind == "number":
         ok = _matches(text, _NUMBER)
         numbers = pc.if_else(pa.chunked_array(_split_like(ok, text)), text,
                              pa.scalar(None, pa.string()))
         values = numbers.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
         result = _Checked(values)
-        result.flag(~ok, lambda v: _number_message(col.name, v), cells())
+        result.flag(~ok, lambda v: _number_message(col.name, v), cells)
         if col.rule:
             allowed, template = RULES[col.rule]
             with np.errstate(invalid="ignore"):
                 out = ok & ~blank & ~allowed(values)
-            result.flag(out, lambda v: template.format(col=col.name, v=v), cells())
+            result.flag(out, lambda v: template.format(col=col.name, v=v), cells)
         if col.default is not None:
             result.values = np.where(blank, col.default, values)
     elif col.kind == "date":
@@ -405,7 +407,7 @@ def _check_column(col: Column, text: pa.ChunkedArray | None, n: int) -> _Checked
             far = [int(v[:4]) >= _OPEN_END.year for v in cells()[odd]]
             bad[odd[np.array(far, dtype=bool)]] = False
         result = _Checked(dates)
-        result.flag(bad, lambda v: _date_message(col.name, v), cells())
+        result.flag(bad, lambda v: _date_message(col.name, v), cells)
     elif col.kind in ("period", "month"):
         values = cells()
         # Few distinct periods: normalise each once, then map.
@@ -414,7 +416,7 @@ def _check_column(col: Column, text: pa.ChunkedArray | None, n: int) -> _Checked
         invalid = ~blank & pd.isna(out)
         out[blank | invalid] = None
         result = _Checked(out)
-        result.flag(invalid, lambda v: _period_message(col.name, v, col.kind), values)
+        result.flag(invalid, lambda v: _period_message(col.name, v, col.kind), cells)
     elif col.kind == "bool":
         lowered = pc.utf8_lower(text)
         is_true = pc.is_in(lowered, pa.array(_TRUE)).to_numpy(zero_copy_only=False)
@@ -422,12 +424,12 @@ def _check_column(col: Column, text: pa.ChunkedArray | None, n: int) -> _Checked
         result = _Checked(np.where(blank, bool(col.default), is_true))
         result.flag(~blank & ~is_true & ~is_false,
                     lambda v: f"{col.name} '{v}' is not true or false; write true or false",
-                    cells())
+                    cells)
     else:  # pragma: no cover - SCHEMAS only uses the kinds above
         raise ValueError(col.kind)
     if col.required:
         result.flag(blank, lambda v: f"{col.name} is blank; fill it in or delete the row",
-                    np.full(n, None, dtype=object))
+                    lambda: np.full(n, None, dtype=object))
     return result
 
 
@@ -647,7 +649,8 @@ def _match_header(name: str, header: list[str], source: str,
     for col in schema:
         if col.name in present:
             continue
-        near = difflib.get_close_matches(col.name, spare, n=1, cutoff=0.6)
+        lowered = {h.lower(): h for h in spare}
+        near = [lowered[m] for m in difflib.get_close_matches(col.name, lowered, n=1, cutoff=0.6)]
         if col.required:
             hint = f" (did you mean '{near[0]}'? rename that header to {col.name})" if near \
                 else f"; add it to the header row (required: {_required_list(schema)})"
@@ -902,8 +905,9 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
                 "transactions", f"txn_id '{txn}' is used by {listed[txn]} of transactions; "
                 "give each transaction its own txn_id", row, known, rep=rep, txn=txn))
         txns = txns[~dup].reset_index(drop=True)
-    present = set(txns["txn_id"])
-    left_out = (set(left_out) | set(listed.index if dup.any() else ())) - present
+    present = pd.Index(txns["txn_id"])  # unique now: hashed lookups, no million-item set
+    left_out = {t for t in set(left_out) | set(listed.index if dup.any() else ())
+                if t not in present}
 
     # Owners that are no rep: a notice, the transaction left out.
     owner_of = txns["rep_id"]
@@ -916,7 +920,7 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
                 index=False)]
         left_out |= set(txns.loc[stray, "txn_id"])
         txns = txns[~stray].reset_index(drop=True)
-        present = set(txns["txn_id"])
+        present = pd.Index(txns["txn_id"])
 
     # Credits of transactions that were left out, or that do not exist.
     cid = credits["txn_id"]
@@ -927,7 +931,7 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
             "its credits wait until it is fixed", row, known, rep=rep, txn=txn)
             for row, txn, rep in credits.loc[orphan, ["row", "txn_id", "rep_id"]].itertuples(
                 index=False)]
-    missing = ~orphan & ~cid.isin(list(present))
+    missing = ~orphan & ~cid.isin(present)
     if missing.any():
         problems += [Problem.notice(
             "credits", f"txn_id '{txn}' is not in transactions; correct the txn_id or add the "
@@ -941,9 +945,8 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
     units = np.rint(credits["share"].to_numpy() * SHARE_UNITS).astype(np.int64)
     totals = pd.Series(np.where(split, units, 0)).groupby(credits["txn_id"].to_numpy()).sum()
     wrong = set(totals.index[totals != SHARE_UNITS])
-    broken = (set(broken_credits) - set(wrong)) & set(totals.index) | (
-        set(broken_credits) & present)
-    bad_txns = wrong | broken
+    # A transaction whose credits rows were partly dropped cannot be credited as meant.
+    bad_txns = wrong | {t for t in broken_credits if t in present}
     if bad_txns:
         affected = credits[credits["txn_id"].isin(list(bad_txns))]
         rows_of = affected.groupby("txn_id")["row"].agg(_rows_text)
@@ -972,9 +975,10 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
     problems += found
 
     # A cancellation must name a transaction that was loaded.
-    present = set(txns["txn_id"])
     reverses = txns["reverses"]
-    dangling = reverses.notna() & ~reverses.isin(list(present))
+    named = reverses.notna().to_numpy()
+    dangling = named.copy()
+    dangling[named] = ~reverses[named].isin(txns["txn_id"]).to_numpy()
     if dangling.any():
         for row, txn, rep, orig in txns.loc[
                 dangling, ["row", "txn_id", "rep_id", "reverses"]].itertuples(index=False):
