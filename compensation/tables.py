@@ -328,9 +328,10 @@ def _to_objects(column: pa.ChunkedArray) -> np.ndarray:
     n = len(column)
     if n == 0:
         return np.empty(0, dtype=object)
-    encoded = pc.dictionary_encode(column).combine_chunks()
-    if len(encoded.dictionary) * 4 > n:
+    sample = column.slice(0, 4096)
+    if len(pc.unique(sample)) * 4 > len(sample):  # ids: nothing to share
         return column.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    encoded = pc.dictionary_encode(column).combine_chunks()
     values = np.append(encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
     codes = encoded.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
     return values[codes]
@@ -924,14 +925,14 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
 
     # Credits of transactions that were left out, or that do not exist.
     cid = credits["txn_id"]
-    orphan = cid.isin(list(left_out))
+    orphan = cid.isin(list(left_out)) if left_out else pd.Series(False, index=cid.index)
     if orphan.any():
         problems += [_problem(
             "credits", f"transaction '{txn}' was left out (see its problem in transactions); "
             "its credits wait until it is fixed", row, known, rep=rep, txn=txn)
             for row, txn, rep in credits.loc[orphan, ["row", "txn_id", "rep_id"]].itertuples(
                 index=False)]
-    missing = ~orphan & ~cid.isin(present)
+    missing = ~orphan & (~cid.isin(present) if len(cid) else False)
     if missing.any():
         problems += [Problem.notice(
             "credits", f"txn_id '{txn}' is not in transactions; correct the txn_id or add the "
@@ -978,7 +979,8 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
     reverses = txns["reverses"]
     named = reverses.notna().to_numpy()
     dangling = named.copy()
-    dangling[named] = ~reverses[named].isin(txns["txn_id"]).to_numpy()
+    if named.any():
+        dangling[named] = ~reverses[named].isin(txns["txn_id"]).to_numpy()
     if dangling.any():
         for row, txn, rep, orig in txns.loc[
                 dangling, ["row", "txn_id", "rep_id", "reverses"]].itertuples(index=False):

@@ -101,7 +101,8 @@ def test_row_problem_drops_the_row_with_its_number_and_message(tmp_path, table, 
 
 
 def test_every_bad_cell_of_a_row_is_reported(tmp_path):
-    ws = workspace(tmp_path, transactions="txn_id,date,amount,rep_id\nT1,x,y,A1\nT2,2026-01-02,5,A1\n")
+    text = "txn_id,date,amount,rep_id\nT1,x,y,A1\nT2,2026-01-02,5,A1\n"
+    ws = workspace(tmp_path, transactions=text)
     frame, problems, _ = read_table(ws, "transactions", known_reps={"A1"})
     assert [(p.row, p.reason.split(" ")[0]) for p in problems] == [(2, "date"), (2, "amount")]
     assert frame["txn_id"].tolist() == ["T2"]
