@@ -492,6 +492,9 @@ def _date_message(column: str, value: str) -> str:
     base = f"{column} '{value}' is not YYYY-MM-DD"
     text = value.strip()
     m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
+    if m and int(m[1]) >= _OPEN_END.year:
+        return f"{column} '{value}' is too far in the future (the last year is " \
+               f"{_OPEN_END.year - 1}); correct it"
     if m:
         return f"{column} '{value}' is not a date of the calendar; correct it"
     guess = _guess_date(text)
@@ -522,7 +525,8 @@ def _normal_period(value, kind: str = "period") -> str | None:
     With kind `month`, anything but a month is None.
     """
     text = str(value).strip().upper()
-    if m := re.fullmatch(r"(\d{4})[-/.](\d{1,2})", text):
+    # Excel turns a typed 2026-03 into the date 2026-03-01: the first of a month is that month.
+    if m := re.fullmatch(r"(\d{4})[-/.](\d{1,2})(?:[-/.]0?1)?", text):
         return f"{m[1]}-{int(m[2]):02d}" if 1 <= int(m[2]) <= 12 else None
     if kind == "month":
         return None

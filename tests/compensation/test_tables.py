@@ -44,6 +44,9 @@ ROW_CASES = [
     ("transactions", "txn_id,date,amount,rep_id\nT1,2026-02-30,10,A1\n",
      hold("transactions", 2, "date '2026-02-30' is not a date of the calendar; correct it",
           "T1", "A1")),
+    ("transactions", "txn_id,date,amount,rep_id\nT1,9999-12-31,10,A1\n",
+     hold("transactions", 2, "date '9999-12-31' is too far in the future (the last year is "
+          "2261); correct it", "T1", "A1")),
     ("transactions", "txn_id,date,amount,rep_id\nT1,2026-01-05,\"1,006.30\",A1\n",
      hold("transactions", 2, "amount '1,006.30' is not a decimal number (no thousands "
           "separators); write 1006.30", "T1", "A1")),
@@ -73,8 +76,8 @@ ROW_CASES = [
     ("quotas", "rep_id,component,period,amount\nA1,nb,2026-13,5\n",
      hold("quotas", 2, "period '2026-13' is not a month, quarter or year; write 2026-03, "
           "2026-Q1 or 2026", rep="A1")),
-    ("quotas", "rep_id,component,period,amount\nB2,nb,2026-03-01,5\n",
-     hold("quotas", 2, "period '2026-03-01' is not a month, quarter or year; write 2026-03",
+    ("quotas", "rep_id,component,period,amount\nB2,nb,2026-03-15,5\n",
+     hold("quotas", 2, "period '2026-03-15' is not a month, quarter or year; write 2026-03",
           rep="B2")),
     ("fx", "period,currency,rate\n2026-01,GBP,-1.15\n",
      notice("fx", 2, "fx rate -1.15 is not more than 0; write what 1 unit of the currency is "
@@ -210,10 +213,11 @@ def test_reps_defaults_and_open_end(tmp_path):
 
 
 def test_periods_are_normalised(tmp_path):
-    text = "rep_id,component,period,amount\nA1,nb,2026-3,1\nA1,nb,2026 q2,1\nA1,nb,2026,1\n"
+    text = ("rep_id,component,period,amount\nA1,nb,2026-3,1\nA1,nb,2026 q2,1\nA1,nb,2026,1\n"
+            "A1,nb,2026-04-01,1\n")
     frame, problems, _ = read_table(workspace(tmp_path, quotas=text), "quotas")
     assert problems == []
-    assert frame["period"].tolist() == ["2026-03", "2026-Q2", "2026"]
+    assert frame["period"].tolist() == ["2026-03", "2026-Q2", "2026", "2026-04"]
 
 
 def test_accounts_types(tmp_path):
