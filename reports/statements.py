@@ -1,0 +1,611 @@
+"""Rep statements: one PDF per rep per month, from jinja2 HTML rendered by WeasyPrint.
+
+`build_statements` turns a RunResult into one context per rep (figures already
+formatted in the rep's locale); `render_statements` lays statements out in batches,
+each batch as ONE WeasyPrint document (one style cascade, one font subsetting), splits
+the batch's PDF into per-rep files with pypdf, and spreads batches over worker
+processes. That is what makes 5,000 statements minutes instead of an hour.
+
+Security: templates (the package's and a workspace's `templates/` overrides) are
+rendered in a sandbox with autoescape forced on (`{% autoescape %}` blocks are refused,
+`|safe` marks nothing safe); the URL fetcher serves only the package's own assets
+(`icm-asset:` URLs) and refuses `file:`, `http(s):`, `data:` and everything else; file
+names come only from rep_ids matching `[A-Za-z0-9._-]+` that stay inside the folder.
+A rep's statement shows only credit lines whose rep_id is that rep (a manager's team
+lines list the team's transactions, as credited to the manager).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import mimetypes
+import os
+import re
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
+from multiprocessing import get_context
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import ChoiceLoader, FileSystemLoader, TemplateSyntaxError, nodes
+from jinja2.ext import Extension
+from jinja2.lexer import TOKEN_BLOCK_BEGIN, TOKEN_NAME, Token, TokenStream
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from compensation.periods import month_index
+from compensation.plan import Component, Plan
+from compensation.results import RunResult
+from reports.i18n import LINE_NAMES, Formatter, pick_locale
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+ASSETS_DIR = PACKAGE_DIR / "assets"
+ASSET_SCHEME = "icm-asset:"
+REP_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+EARNING_KINDS = ("component", "bonus", "spif")
+BATCH_SIZE = 50
+LOG = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- file names and assets
+
+
+def statement_path(folder: Path, rep_id: str) -> Path | None:
+    """`folder/REP_ID.pdf`, or None when rep_id is not a safe file name (SPEC's rep_id rule)."""
+    if not isinstance(rep_id, str) or not REP_ID_RE.match(rep_id) or set(rep_id) == {"."}:
+        return None
+    path = folder / f"{rep_id}.pdf"
+    if path.resolve().parent != folder.resolve():
+        return None
+    return path
+
+
+class AssetFetcher:
+    """WeasyPrint URL fetcher that serves only the package's assets; everything else is refused.
+
+    Refused URLs are remembered in `refused` (tests and logs); WeasyPrint then renders
+    without the resource.
+    """
+
+    def __init__(self, assets_dir: Path = ASSETS_DIR):
+        self.assets_dir = assets_dir.resolve()
+        self.refused: list[str] = []
+
+    def __call__(self, url: str, *args, **kwargs):
+        """Serve an `icm-asset:` URL from the package's assets; refuse anything else."""
+        from weasyprint.urls import URLFetcherResponse, URLFetchingError
+
+        path = self._asset(url)
+        if path is None:
+            self.refused.append(url)
+            raise URLFetchingError(f"refused to fetch {url!r}: statements use only icm assets")
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if path.suffix == ".ttf":
+            mime = "font/ttf"
+        return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
+
+    fetch = __call__
+
+    def _asset(self, url: str) -> Path | None:
+        if not isinstance(url, str) or not url.startswith(ASSET_SCHEME):
+            return None
+        name = url[len(ASSET_SCHEME):].split("?")[0].split("#")[0].lstrip("/")
+        parts = name.split("/")
+        if not name or any(p in ("", ".", "..") or not REP_ID_RE.match(p) for p in parts):
+            return None
+        path = (self.assets_dir / name).resolve()
+        if not path.is_relative_to(self.assets_dir) or not path.is_file():
+            return None
+        return path
+
+
+# ---------------------------------------------------------------- templates
+
+
+class _NoAutoescapeBlocks(Extension):
+    """Refuse `{% autoescape ... %}` so no template can turn escaping off."""
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        previous = None
+        for token in stream:
+            if (previous is not None and previous.type == TOKEN_BLOCK_BEGIN
+                    and token.type == TOKEN_NAME and token.value == "autoescape"):
+                raise TemplateSyntaxError("templates may not use {% autoescape %}: statements "
+                                          "are always escaped", token.lineno, stream.name,
+                                          stream.filename)
+            previous = token
+            yield token
+
+    def parse(self, parser) -> nodes.Node:  # pragma: no cover - registers no tags
+        raise NotImplementedError
+
+
+def template_environment(workspace_templates: Path | None = None) -> ImmutableSandboxedEnvironment:
+    """Sandboxed jinja2 environment, autoescape on for every template incl. overrides."""
+    loaders = []
+    if workspace_templates is not None and workspace_templates.is_dir():
+        loaders.append(FileSystemLoader(str(workspace_templates)))
+    loaders.append(FileSystemLoader(str(TEMPLATES_DIR)))
+    env = ImmutableSandboxedEnvironment(loader=ChoiceLoader(loaders), autoescape=True,
+                                        extensions=[_NoAutoescapeBlocks])
+    env.filters["safe"] = lambda value: value  # data stays escaped whatever a template says
+    return env
+
+
+def stylesheet_text(workspace_templates: Path | None = None) -> str:
+    """The workspace's `templates/statement.css` if present, else the package's."""
+    override = workspace_templates / "statement.css" if workspace_templates else None
+    if override is not None and override.is_file():
+        return override.read_text(encoding="utf-8")
+    return (TEMPLATES_DIR / "statement.css").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- statement contexts
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One rep's statement: where it goes and everything the template shows, formatted."""
+
+    rep_id: str
+    locale: str
+    title: str
+    context: dict = field(repr=False)
+
+
+def _none(value):
+    return None if value is None or value is pd.NA or (isinstance(value, float) and
+                                                        math.isnan(value)) else value
+
+
+def _title(line_id: str) -> str:
+    text = line_id.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _curve_value(points, cap, attainment: float) -> float:
+    """Payout fraction at `attainment` on a curve (linear; last slope continues unless capped)."""
+    xs = [float(p[0]) for p in points]
+    ys = [float(p[1]) for p in points]
+    if attainment <= xs[0]:
+        value = ys[0]
+    else:
+        value = ys[-1]
+        for (x0, y0), (x1, y1) in zip(zip(xs, ys, strict=True), zip(xs[1:], ys[1:], strict=True),
+                                      strict=False):
+            if attainment <= x1:
+                value = y0 + (y1 - y0) * (attainment - x0) / (x1 - x0)
+                break
+        else:
+            x0, y0, x1, y1 = xs[-2], ys[-2], xs[-1], ys[-1]
+            value = y1 + (y1 - y0) * (attainment - x1) / (x1 - x0)
+    if cap is not None:
+        value = min(value, float(cap))
+    return max(value, 0.0)
+
+
+def _needed_cents(threshold: Decimal, credited: int) -> int:
+    return int((threshold - Decimal(credited)).to_integral_value(rounding=ROUND_CEILING))
+
+
+def _tier_chart(component: Component, fmt: Formatter, credited, quota, attainment):
+    tiers = component.commission.tiers
+    by_amount = component.commission.basis == "amount"
+    if by_amount:
+        position = float(credited or 0) / 100
+        starts = [float(t.from_) for t in tiers]
+        quota_pos = None
+    else:
+        if attainment is None:
+            return None
+        position = float(attainment)
+        starts = [float(t.from_) for t in tiers]
+        quota_pos = 1.0
+    top = max(starts[-1] * 1.25 if starts[-1] > 0 else 1.0, position * 1.08,
+              1.2 if not by_amount else 0.0)
+    x0, width = 4.0, 620.0
+    scale = width / top
+    fills = ["#dbe4ef", "#c3d3e6", "#a9c0dc", "#8eabd0", "#7597c4"]
+    bands = []
+    for i, tier in enumerate(tiers):
+        start = float(tier.from_)
+        end = float(tiers[i + 1].from_) if i + 1 < len(tiers) else top
+        tick = fmt.amount(tier.from_) if by_amount else fmt.percent(start, 0)
+        bands.append({"x": round(x0 + start * scale, 1), "w": round((end - start) * scale, 1),
+                      "label": fmt.rate(tier.rate), "tick": tick, "fill": fills[i % len(fills)]})
+    marker = x0 + min(max(position, 0.0), top) * scale
+    return {"kind": "tiers", "width": 640, "height": 54, "x0": x0, "bands": bands,
+            "quota_x": None if quota_pos is None else round(x0 + quota_pos * scale, 1),
+            "fill_w": round(max(marker - x0, 0.0), 1), "marker_x": round(marker, 1),
+            "marker_label": fmt.money(credited) if by_amount else fmt.percent(position)}
+
+
+def _curve_chart(component: Component, fmt: Formatter, attainment):
+    if attainment is None:
+        return None
+    curve = component.payout_curve
+    xs = [float(p[0]) for p in curve.points]
+    top_x = max(xs[-1] * 1.15, float(attainment) * 1.08)
+    sample = sorted(set(xs + [top_x]))
+    ys = [_curve_value(curve.points, curve.cap, x) for x in sample]
+    here = _curve_value(curve.points, curve.cap, float(attainment))
+    top_y = max(max(ys), here, 1.0) * 1.1
+    x0, x1, y0, y1 = 40.0, 630.0, 100.0, 12.0
+
+    def px(x):
+        return round(x0 + (x1 - x0) * x / top_x, 1)
+
+    def py(y):
+        return round(y0 - (y0 - y1) * y / top_y, 1)
+
+    grid_values = sorted({0.0, 1.0, max(ys)})
+    return {
+        "kind": "curve", "width": 640, "height": 118, "x0": x0, "x1": x1, "y0": y0,
+        "points": " ".join(f"{px(x)},{py(y)}" for x, y in zip(sample, ys, strict=True)),
+        "grid": [{"y": py(v), "label": fmt.percent(v, 0)} for v in grid_values],
+        "ticks": [{"x": px(x), "label": fmt.percent(x, 0)} for x in xs],
+        "marker_x": px(min(float(attainment), top_x)), "marker_y": py(here),
+        "marker_label": f"{fmt.percent(attainment)} → {fmt.percent(here)}",
+    }
+
+
+def _component_sentences(component: Component, plan: Plan, fmt: Formatter, row, att_by_line):
+    """Why the component pays what it pays, and what the next tier needs."""
+    s = fmt.sentences
+    credited, quota, attainment = (_none(row["credited"]), _none(row["quota"]),
+                                   _none(row["attainment"]))
+    explain, nxt = [], None
+    if component.gate is not None:
+        gate = component.gate
+        now = att_by_line.get(gate.component)
+        if now is None or now < float(gate.min_attainment):
+            explain.append(s["gate_closed"].format(component=_title(gate.component),
+                                                   min=fmt.rate(gate.min_attainment),
+                                                   now=fmt.percent(now) if now is not None
+                                                   else "–"))
+    if component.commission is not None:
+        com = component.commission
+        tiers = com.tiers
+        credited_text = fmt.money(credited or 0)
+        by_amount = com.basis == "amount"
+        position = None
+        if by_amount:
+            position = Decimal(int(credited or 0)) / 100
+        elif attainment is not None:
+            position = Decimal(repr(float(attainment)))
+        if len(tiers) == 1:
+            explain.append(s["flat"].format(rate=fmt.rate(tiers[0].rate), credited=credited_text))
+        elif com.method == "marginal":
+            rates = " / ".join(fmt.rate(t.rate) for t in tiers)
+            explain.append(s["tier_marginal"].format(credited=credited_text, rates=rates))
+        elif position is not None:
+            current = [t for t in tiers if t.from_ <= position][-1]
+            key = "tier_retro_amount" if by_amount else "tier_retro"
+            explain.append(s[key].format(
+                attainment=fmt.percent(attainment), credited=credited_text,
+                rate=fmt.rate(current.rate),
+                tier_from=fmt.amount(current.from_) if by_amount else fmt.rate(current.from_)))
+        if position is not None and len(tiers) > 1:
+            upcoming = [t for t in tiers if t.from_ > position]
+            if upcoming:
+                t = upcoming[0]
+                threshold = t.from_ * 100 if by_amount else (
+                    t.from_ * Decimal(int(quota)) if quota is not None else None)
+                if threshold is not None:
+                    nxt = s["next_tier"].format(
+                        needed=fmt.money(_needed_cents(threshold, int(credited or 0))),
+                        rate=fmt.rate(t.rate),
+                        tier_from=fmt.amount(t.from_) if by_amount else fmt.rate(t.from_))
+            else:
+                nxt = s["top_tier"]
+    elif component.payout_curve is not None and attainment is not None:
+        curve = component.payout_curve
+        payout = _curve_value(curve.points, curve.cap, float(attainment))
+        explain.append(s["curve"].format(attainment=fmt.percent(attainment),
+                                         payout=fmt.percent(payout)))
+        position = Decimal(repr(float(attainment)))
+        upcoming = [p for p in curve.points if p[0] > position and p[1] > 0]
+        capped = curve.cap is not None and payout >= float(curve.cap)
+        if upcoming and not capped and quota is not None:
+            x, y = upcoming[0]
+            if curve.cap is not None:
+                y = min(y, curve.cap)
+            nxt = s["next_point"].format(
+                needed=fmt.money(_needed_cents(x * Decimal(int(quota)), int(credited or 0))),
+                target=fmt.rate(x), payout=fmt.rate(y))
+        elif capped or not upcoming:
+            nxt = s["curve_max"] if capped else None
+    if not explain:
+        explain.append(s["component"].format(component=_title(component.id)))
+    return explain, nxt
+
+
+def _other_sentence(kind: str, line: str, plan: Plan | None, fmt: Formatter, amount,
+                    settle_row, reason: str | None) -> str:
+    s = fmt.sentences
+    if kind == "bonus" and plan is not None:
+        bonus = next((b for b in plan.bonuses if b.id == line), None)
+        if bonus is not None:
+            return s["bonus"].format(amount=fmt.amount(bonus.amount), per=s[f"per_{bonus.per}"],
+                                     component=_title(bonus.component),
+                                     min=fmt.rate(bonus.min_attainment))
+    if kind == "spif" and plan is not None:
+        spif = next((p for p in plan.spifs if p.id == line), None)
+        if spif is not None:
+            window = ""
+            if spif.from_ is not None and spif.to is not None:
+                window = s["spif_window"].format(start=fmt.date(spif.from_), end=fmt.date(spif.to))
+            return s["spif"].format(amount=fmt.amount(spif.per_transaction), window=window)
+    if kind == "adjustment":
+        return s["adjustment"].format(reason=reason or "")
+    if kind == "recovery":
+        return s["recovery"].format(amount=fmt.money(-int(amount or 0)))
+    net = settle_row.get("net") if settle_row is not None else None
+    if kind == "draw":
+        floor = settle_row.get("floor") if settle_row is not None else None
+        recoverable = plan is None or plan.draw is None or plan.draw.recoverable
+        return s["draw"].format(net=fmt.money(net if net is not None else 0),
+                                floor=fmt.money(floor if floor is not None else 0),
+                                recoverable=s["draw_recoverable"] if recoverable else "")
+    if kind == "carry_forward":
+        return s["carry_forward"].format(net=fmt.money(net if net is not None else 0))
+    return ""
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [{k: _none(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def build_statements(result: RunResult, reps: Collection[str] | None = None, *,
+                     run_id: str | None = None) -> list[Statement]:
+    """One Statement per rep with register lines (in register order), `reps` only if given."""
+    register = result.register
+    if reps is not None:
+        register = register[register["rep_id"].isin(set(reps))]
+    rep_ids = list(dict.fromkeys(register["rep_id"].tolist()))
+    wanted = set(rep_ids)
+    info = result.reps.drop_duplicates("rep_id", keep="last").set_index("rep_id")
+    names = info["name"].to_dict() if "name" in info else {}
+    settlement = result.settlement.drop_duplicates("rep_id", keep="last").set_index("rep_id")
+    credits = result.credits[result.credits["rep_id"].isin(wanted)]
+    credit_groups = {k: g for k, g in credits.groupby("rep_id", sort=False)}
+    lp = result.line_periods[result.line_periods["rep_id"].isin(wanted)]
+    lp_groups = {k: g for k, g in lp.groupby("rep_id", sort=False)}
+    run_month = month_index(result.period)
+    calendar = result.workspace.calendar
+    default_locale = result.workspace.settings.locale
+    fingerprint = result.fingerprint
+    empty = credits.iloc[0:0]
+
+    statements = []
+    for rep_id, rows in register.groupby("rep_id", sort=False):
+        first = rows.iloc[0]
+        rep_info = info.loc[rep_id] if rep_id in info.index else None
+        locale = pick_locale(_none(rep_info.get("locale")) if rep_info is not None else None,
+                             default_locale)
+        currency = str(first["currency"])
+        fmt = Formatter(locale, currency)
+        labels = fmt.labels
+        plan_id = _none(first.get("plan_id")) or (
+            _none(rep_info.get("plan_id")) if rep_info is not None else None)
+        plan = result.plans.get(plan_id) if plan_id else None
+        settle_row = (settlement.loc[rep_id].to_dict() if rep_id in settlement.index else None)
+        rep_credits = credit_groups.get(rep_id, empty)
+        rep_lp = lp_groups.get(rep_id, result.line_periods.iloc[0:0])
+        records = _records(rows)
+        att_by_line = {r["line"]: r["attainment"] for r in records
+                       if r["kind"] == "component" and r["attainment"] is not None}
+        reasons = iter(rep_lp[rep_lp["kind"] == "adjustment"]["detail"].tolist())
+
+        lines, components = [], []
+        for r in records:
+            kind, line = r["kind"], r["line"]
+            name = LINE_NAMES[locale].get(line, _title(line)) if kind not in EARNING_KINDS \
+                else _title(line)
+            component = None
+            if kind == "component" and plan is not None and line in plan.line_ids[
+                    :len(plan.components)]:
+                component = plan.component(line)
+            if component is not None:
+                explain, nxt = _component_sentences(component, plan, fmt, r, att_by_line)
+                why = explain[0]
+            else:
+                reason = next(reasons, None) if kind == "adjustment" else None
+                why = _other_sentence(kind, line, plan, fmt, r["amount"], settle_row,
+                                      None if reason is None else str(_none(reason) or ""))
+                explain, nxt = [why], None
+            lines.append({"name": name, "amount": fmt.money(r["amount"] or 0), "why": why})
+            if kind != "component":
+                continue
+            current_period = (calendar.period_of(component.attainment_period, run_month)
+                              if component is not None else None)
+            chart = None
+            if component is not None and component.commission is not None:
+                chart = _tier_chart(component, fmt, r["credited"], r["quota"], r["attainment"])
+            elif component is not None:
+                chart = _curve_chart(component, fmt, r["attainment"])
+            txns = rep_credits[rep_credits["line"] == line]
+            if current_period is not None and "attainment_period" in txns:
+                txns = txns[txns["attainment_period"] == current_period]
+            txns = txns.sort_values(["date", "txn_id"], kind="stable")
+            team = bool("via_rep_id" in txns and txns["via_rep_id"].notna().any())
+            txn_rows = []
+            for t in _records(txns):
+                reverses = t.get("reverses")
+                via = t.get("via_rep_id")
+                txn_rows.append({
+                    "date": fmt.date(t.get("date")), "txn_id": t.get("txn_id") or "",
+                    "account": t.get("account_id") or "", "type": t.get("type") or "",
+                    "via": f"{names.get(via, via)} ({via})" if via else "",
+                    "share": fmt.percent(t.get("share"), 0) if t.get("share") is not None else "",
+                    "multiplier": ("×" + fmt.number(t.get("multiplier"))
+                                   if t.get("multiplier") is not None else ""),
+                    "credited": fmt.money(t.get("credited")),
+                    "cancel": labels["cancellation_of"].format(txn=reverses) if reverses else "",
+                })
+            calc = [{
+                "period": fmt.period(str(c["attainment_period"])),
+                "credited": fmt.money(c.get("credited")), "quota": fmt.money(c.get("quota")),
+                "attainment": fmt.percent(c.get("attainment")),
+                "earned_to_date": fmt.money(c.get("earned_to_date")),
+                "paid_before": fmt.money(c.get("paid_before")), "amount": fmt.money(c["amount"]),
+            } for c in _records(rep_lp[rep_lp["line"] == line])]
+            components.append({
+                "name": name, "amount": fmt.money(r["amount"] or 0),
+                "credited": fmt.money(r["credited"]), "quota": fmt.money(r["quota"]),
+                "attainment": fmt.percent(r["attainment"]),
+                "period_label": fmt.period(current_period) if current_period else "",
+                "explain": explain, "next": nxt, "chart": chart, "calc": calc,
+                "txns": txn_rows, "team": team,
+                "txn_total": fmt.money(int(txns["credited"].sum())) if len(txns) else "",
+            })
+
+        paid = int(rows["amount"].sum())
+        earning = rows[rows["kind"].isin(EARNING_KINDS)]["earned_to_date"]
+        earned_ytd = int(earning.sum()) if earning.notna().any() else 0
+        balance = int(_none(settle_row.get("balance_after")) or 0) if settle_row else 0
+        footer_bits = [f"{labels['footer_generated']} · {labels['period']} {result.period}"]
+        if run_id:
+            footer_bits.append(f"{labels['footer_run']} {run_id}")
+        footer_bits.append(f"{labels['footer_inputs']} {fingerprint}")
+        rep_name = str(first["name"]) if _none(first["name"]) is not None else rep_id
+        email = _none(rep_info.get("email")) if rep_info is not None else None
+        context = {
+            "labels": labels, "locale": locale, "period": result.period,
+            "period_label": fmt.period(result.period), "currency": currency,
+            "rep": {"rep_id": rep_id, "name": rep_name, "email": email},
+            "plan": {"id": plan_id or "", "name": plan.name if plan is not None else plan_id},
+            "summary": {"paid": fmt.money(paid), "earned_ytd": fmt.money(earned_ytd),
+                        "balance": fmt.money(max(balance, 0)), "owed": balance > 0,
+                        "balance_note": labels["balance_note_owed" if balance > 0
+                                               else "balance_note_none"]},
+            "lines": lines, "components": components, "footer": " · ".join(footer_bits),
+        }
+        statements.append(Statement(rep_id, locale, f"{labels['title']} {result.period} "
+                                    f"{rep_name}", context))
+    return statements
+
+
+# ---------------------------------------------------------------- rendering
+
+
+class _Engine:
+    """Per-process rendering state: templates, parsed CSS, fonts, fetcher (built once)."""
+
+    def __init__(self, workspace_templates: Path | None):
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        self.env = template_environment(workspace_templates)
+        self.fetcher = AssetFetcher()
+        self.font_config = FontConfiguration()
+        self.css = CSS(string=stylesheet_text(workspace_templates), url_fetcher=self.fetcher,
+                       font_config=self.font_config)
+        self.document = self.env.get_template("document.html")
+
+    def html(self, statements: list[Statement]) -> str:
+        return self.document.render(statements=statements, title="icm statements")
+
+    def render_batch(self, statements: list[Statement]) -> list[tuple[str, bytes, int]]:
+        """Lay the batch out as one document, split it per statement: (rep_id, pdf, pages)."""
+        from pypdf import PdfReader, PdfWriter
+        from weasyprint import HTML
+
+        document = HTML(string=self.html(statements), url_fetcher=self.fetcher).render(
+            stylesheets=[self.css], font_config=self.font_config)
+        starts: dict[int, int] = {}
+        for number, page in enumerate(document.pages):
+            for anchor in page.anchors:
+                if anchor.startswith("statement-"):
+                    starts.setdefault(int(anchor.removeprefix("statement-")), number)
+        pdf = document.write_pdf()
+        reader = PdfReader(io.BytesIO(pdf))
+        bounds = [starts[i] for i in range(len(statements))] + [len(reader.pages)]
+        out = []
+        for i, statement in enumerate(statements):
+            writer = PdfWriter()
+            for number in range(bounds[i], bounds[i + 1]):
+                writer.add_page(reader.pages[number])
+            writer.add_metadata({"/Title": statement.title, "/Creator": "icm"})
+            buffer = io.BytesIO()
+            writer.write(buffer)
+            out.append((statement.rep_id, buffer.getvalue(), bounds[i + 1] - bounds[i]))
+        return out
+
+
+_ENGINES: dict[tuple[int, str], _Engine] = {}
+
+
+def _engine(workspace_templates: Path | None) -> _Engine:
+    key = (os.getpid(), str(workspace_templates))
+    if key not in _ENGINES:
+        _ENGINES[key] = _Engine(workspace_templates)
+    return _ENGINES[key]
+
+
+def _render_batch(statements: list[Statement], workspace_templates: Path | None):
+    return _engine(workspace_templates).render_batch(statements)
+
+
+def render_pdfs(statements: list[Statement], *, workspace_templates: Path | None = None,
+                workers: int | None = None, batch_size: int = BATCH_SIZE,
+                progress: Callable[[int, int], None] | None = None,
+                ) -> Iterator[tuple[str, bytes, int]]:
+    """Yield (rep_id, pdf bytes, pages) per statement, batches spread over processes."""
+    total = len(statements)
+    if not total:
+        return
+    workers = workers or min(os.cpu_count() or 1, 8)
+    # Even batches, at least one per worker, each no bigger than batch_size.
+    count = max(math.ceil(total / batch_size), min(workers, math.ceil(total / 8)))
+    size = math.ceil(total / count)
+    batches = [statements[i:i + size] for i in range(0, total, size)]
+    done = 0
+    if progress:
+        progress(0, total)
+    if workers <= 1 or len(batches) == 1:
+        for batch in batches:
+            for item in _render_batch(batch, workspace_templates):
+                done += 1
+                yield item
+            if progress:
+                progress(done, total)
+        return
+    with ProcessPoolExecutor(max_workers=min(workers, len(batches)),
+                             mp_context=get_context("fork")) as pool:
+        futures = [pool.submit(_render_batch, batch, workspace_templates) for batch in batches]
+        for future in as_completed(futures):
+            for item in future.result():
+                done += 1
+                yield item
+            if progress:
+                progress(done, total)
+
+
+def render_statements(result: RunResult, target_dir: Path, reps: Collection[str] | None = None,
+                      progress: Callable[[int, int], None] | None = None, *,
+                      run_id: str | None = None, workers: int | None = None) -> list[Path]:
+    """Write `target_dir/statements/REP_ID.pdf` for each rep with lines (only `reps` if given).
+
+    Reps whose rep_id is not a safe file name get no file (the engine holds them anyway).
+    """
+    folder = Path(target_dir) / "statements"
+    folder.mkdir(parents=True, exist_ok=True)
+    statements = []
+    for statement in build_statements(result, reps, run_id=run_id):
+        if statement_path(folder, statement.rep_id) is None:
+            LOG.warning("no statement for rep_id %r: not a valid file name", statement.rep_id)
+            continue
+        statements.append(statement)
+    templates = result.workspace.templates_dir
+    written = {}
+    for rep_id, pdf, _pages in render_pdfs(statements, workspace_templates=templates,
+                                           workers=workers, progress=progress):
+        path = statement_path(folder, rep_id)
+        path.write_bytes(pdf)
+        written[rep_id] = path
+    return [written[s.rep_id] for s in statements if s.rep_id in written]
