@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -139,8 +140,10 @@ def build_instance(reps: pd.DataFrame, accounts: pd.DataFrame,
         acc_region = accounts["region"].to_numpy(dtype=object)
         rep_region = reps["region"].to_numpy(dtype=object)
         keep &= acc_region[acc_idx] == rep_region[rep_idx]
+    # a locked account stays with its rep, whatever its region
     locked = accounts["locked"].to_numpy(dtype=bool)
-    keep &= ~locked[acc_idx] | (cur[acc_idx] == rep_idx)
+    stays = (cur[acc_idx] == rep_idx) & (cap[rep_idx] > 0)
+    keep = np.where(locked[acc_idx], stays, keep)
     cand_acc, cand_rep = acc_idx[keep], rep_idx[keep]
 
     if scenario.objective == "disruption":
@@ -226,7 +229,7 @@ def build_model(inst: Instance, accounts: np.ndarray, *, relax: bool = False,
     pairs = np.flatnonzero(in_block[inst.cand_acc])
     prob = pulp.LpProblem("alignment", pulp.LpMinimize)
     cat = pulp.LpContinuous if relax else pulp.LpBinary
-    x = [pulp.LpVariable(f"x{k}", 0, 1, cat) for k in range(len(pairs))]
+    x = [prob.add_variable(f"x{k}", 0, 1, cat) for k in range(len(pairs))]
     pa, pr = inst.cand_acc[pairs], inst.cand_rep[pairs]
     named: dict = {}
     slack: dict = {}
@@ -253,7 +256,7 @@ def build_model(inst: Instance, accounts: np.ndarray, *, relax: bool = False,
     def add(name, expr_terms, sense, rhs, meta, scale, unit):
         expr = pulp.LpAffineExpression(expr_terms)
         if elastic:
-            s = pulp.LpVariable(f"s{len(slack)}", 0)
+            s = prob.add_variable(f"s{len(slack)}", 0)
             slack[name] = s
             penalty_terms.append((s, 1.0 / max(scale, _EPS)))
             expr = expr - s if sense == "<=" else expr + s
@@ -292,7 +295,7 @@ def build_model(inst: Instance, accounts: np.ndarray, *, relax: bool = False,
             if total_fair > 0:
                 total = metric_vector(inst, metric)[accounts].sum()
                 floor = max(floor, abs(total / total_fair - 1))
-        zvar = pulp.LpVariable("z", floor * (1 - 1e-9))
+        zvar = prob.add_variable("z", floor * (1 - 1e-9))
         for metric in metrics:
             coef = metric_vector(inst, metric)
             fair = inst.fair_pot if metric == "potential" else inst.fair_wl
@@ -392,8 +395,10 @@ def solver_for(name: str, *, time_limit: float, gap: float, threads: int | None,
                       start=start, **gaps)
     for var, value in (start or {}).items():
         var.setInitialValue(value)
-    return pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=max(1, int(math.ceil(time_limit))),
-                             threads=threads, warmStart=bool(start), **gaps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the bundled CBC, PuLP 3.x
+        return pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=max(1, int(math.ceil(time_limit))),
+                                 threads=threads, warmStart=bool(start), **gaps)
 
 
 def run_model(model: Model, name: str, time_limit: float, gap: float, threads: int | None,
@@ -568,8 +573,17 @@ def blocks_of(inst: Instance) -> list[np.ndarray]:
     separable = sc.same_region and (sc.max_moved is None or sc.objective == "disruption")
     if not separable:
         return [np.arange(inst.n)]
-    regions = inst.accounts["region"].fillna("").to_numpy(dtype=object)
+    regions = effective_regions(inst)
     return [np.flatnonzero(regions == g) for g in sorted(set(regions))]
+
+
+def effective_regions(inst: Instance) -> np.ndarray:
+    """Each account's region, except that a locked account counts in its rep's region."""
+    rep_region = inst.reps["region"].fillna("").to_numpy(dtype=object)
+    regions = inst.accounts["region"].fillna("").to_numpy(dtype=object).copy()
+    locked = inst.accounts["locked"].to_numpy(dtype=bool) & (inst.cur >= 0)
+    regions[locked] = rep_region[inst.cur[locked]]
+    return regions
 
 
 def align(reps: pd.DataFrame, accounts: pd.DataFrame, scenario: AlignmentScenario,

@@ -14,6 +14,7 @@ import numpy as np
 from territories.align import (
     Instance,
     build_model,
+    effective_regions,
     metric_vector,
     moved_budget,
     run_model,
@@ -110,8 +111,8 @@ def _group_totals(inst: Instance, label: str, metric: str, side: str, bound) -> 
     problems = []
     rep_ids = inst.reps["rep_id"].to_numpy(dtype=object)
     if inst.scenario.same_region:
-        acc_region = inst.accounts["region"].fillna("").to_numpy(dtype=object)
         rep_region = inst.reps["region"].fillna("").to_numpy(dtype=object)
+        acc_region = effective_regions(inst)
         groups = sorted(set(acc_region) | set(rep_region[inst.cap > 0]))
     else:
         acc_region = np.full(inst.n, "", dtype=object)

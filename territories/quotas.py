@@ -139,10 +139,10 @@ def optimise_shares(potential: np.ndarray, history: np.ndarray, scenario: QuotaS
 
     def model(z_cap: float | None):
         prob = pulp.LpProblem("quotas", pulp.LpMinimize)
-        q = [pulp.LpVariable(f"q{i}", lo[i], None if not np.isfinite(hi[i]) else hi[i])
+        q = [prob.add_variable(f"q{i}", lo[i], None if not np.isfinite(hi[i]) else hi[i])
              for i in range(len(pot))]
-        z = pulp.LpVariable("z", 0)
-        d = [pulp.LpVariable(f"d{i}", 0) for i in range(len(pot))]
+        z = prob.add_variable("z", 0)
+        d = [prob.add_variable(f"d{i}", 0) for i in range(len(pot))]
         prob += pulp.lpSum(q) == 1, "target"
         for i, p in enumerate(pot):
             if p <= 0:
