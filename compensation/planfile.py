@@ -296,8 +296,8 @@ def _reference_problems(doc: YamlDoc) -> list[Located]:
     first_line: dict[str, int] = {}
     component_ids = [c.get("id") for c in _items(doc, "components") if isinstance(c.get("id"), str)]
     for section in ("components", "bonuses", "spifs"):
-        for i, item in enumerate(doc.get(section) or []):
-            line_id = item.get("id") if isinstance(item, dict) else None
+        for i, item in enumerate(_items(doc, section)):
+            line_id = item.get("id")
             if not isinstance(line_id, str):
                 continue
             line = doc.line_of(section, i, "id")
@@ -444,6 +444,11 @@ def translate_error(doc: YamlDoc, err: Mapping[str, Any], model: type[BaseModel]
         return at(f"missing key '{key}' in {where}; add it{hint}")
     if not isinstance(key, str):  # an item of a list: the whole item has the wrong shape
         what = _subject(doc, loc, model)
+        if len(loc) > 2 and loc[-3] == "points" and field_kind == "percent":
+            label = "attainment" if key == 0 else "payout"
+            curve = _subject(doc, loc[:-2], model)
+            return at(f"{label} {_show(value)} of point {loc[-2] + 1} in {curve} is not a "
+                      "percentage; write it as 8% or 0.08")
         pair_error = kind in ("too_short", "too_long", "tuple_type", "list_type")
         if pair_error and parent[-1:] == ("points",):
             return at(f"{what} must be a pair [attainment, payout], e.g. [100%, 100%]")
@@ -456,6 +461,10 @@ def translate_error(doc: YamlDoc, err: Mapping[str, Any], model: type[BaseModel]
             return _value_error(doc, loc, where, err)
         return at(f"{what} is not valid: {_plain_text(err)}")
     name = f"{key} {_show(value)}" if _is_scalar(value) else f"'{key}'"
+    if value is None:
+        example = _EXAMPLES.get(key)
+        hint = f", e.g. {key}: {example}" if example else ""
+        return at(f"'{key}' in {where} is empty; give it a value{hint}")
     if kind == "literal_error":
         options = ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
         return at(f"{_show(value)} is not allowed for '{key}' in {where}; use one of: {options}")
@@ -472,7 +481,10 @@ def translate_error(doc: YamlDoc, err: Mapping[str, Any], model: type[BaseModel]
     if kind in ("bool_parsing", "bool_type"):
         return at(f"{name} in {where} must be true or false")
     if kind == "string_type":
-        return at(f"{name} in {where} must be text; put it in quotes, e.g. {key}: '{value}'")
+        if not _is_scalar(value):
+            return at(f"'{key}' in {where} must be text, not a list or mapping")
+        quoted = _show(value).strip("'")
+        return at(f"{name} in {where} must be text; put it in quotes, e.g. {key}: '{quoted}'")
     if kind in ("tuple_type", "list_type"):
         example = _EXAMPLES.get(key)
         hint = f", e.g. {key}: {example}" if example else ""

@@ -439,3 +439,23 @@ def test_example_plans_shipped_in_fixtures_are_independent_of_the_cwd(tmp_path, 
     shutil.copy(FIXTURES / "spec_plan.yaml", tmp_path / "ae.yaml")
     monkeypatch.chdir(tmp_path)
     assert load_plan(Path("ae.yaml")).source == "ae.yaml"
+
+
+def test_empty_values_points_and_text_in_plain_words(tmp_path):
+    text = """\
+id: 2026
+name: [a, b]
+components:
+  - id: renewals
+    payout_curve: {weight: 30%, points: [[0%, 0%], [100%, lots]]}
+clawback: {window_days: }
+"""
+    message = error_of(tmp_path, text)
+    assert message.splitlines() == [
+        "plans/ae.yaml:1: id 2026 in the plan must be text; put it in quotes, e.g. id: '2026'",
+        "plans/ae.yaml:2: 'name' in the plan must be text, not a list or mapping",
+        "plans/ae.yaml:5: payout 'lots' of point 2 in payout_curve of component 'renewals' is "
+        "not a percentage; write it as 8% or 0.08",
+        "plans/ae.yaml:6: 'window_days' in clawback is empty; give it a value, e.g. "
+        "window_days: 90",
+    ]
