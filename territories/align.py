@@ -153,8 +153,9 @@ def build_instance(reps: pd.DataFrame, accounts: pd.DataFrame,
         no_home = homes.index[homes["lat"].isna() | homes["lon"].isna()]
         if len(no_home):
             raise IcmError.at("data/reps.csv", None,
-                              f"objective distance needs a home for every rep: {', '.join(no_home[:5])} "
-                              "has no lat/lon and no accounts with lat/lon")
+                              "objective distance needs a home for every rep; give lat and "
+                              f"lon to {', '.join(no_home[:5])} (no lat/lon and no current "
+                              "accounts with lat/lon)")
         no_geo = accounts["lat"].isna() | accounts["lon"].isna()
         if no_geo.any():
             raise IcmError.at("data/accounts.csv", int(accounts.loc[no_geo, "row"].iloc[0]),

@@ -43,7 +43,8 @@ def largest_remainder(ideal: np.ndarray, groups: np.ndarray, totals: dict) -> np
     """
     ideal = np.asarray(ideal, dtype=np.float64)
     base = np.floor(ideal + 1e-9).astype(np.int64)
-    frame = pd.DataFrame({"g": groups, "base": base, "frac": ideal - base,
+    # remainders equal up to float noise are ties, settled by order
+    frame = pd.DataFrame({"g": groups, "base": base, "frac": np.round(ideal - base, 9),
                           "pos": np.arange(len(ideal))})
     short = pd.Series(totals).reindex(frame["g"].unique()) - frame.groupby("g", sort=False)["base"].sum()
     frame["short"] = frame["g"].map(short).astype(np.int64)
