@@ -8,7 +8,7 @@ are rounded once, half up, to the cent (rule 10).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 import numpy as np
@@ -82,43 +82,63 @@ def curve_exact(credited: int, quota: float, curve: PayoutCurve) -> Decimal:
     return min(y, curve.cap) if curve.cap is not None else y
 
 
-def curve(credited: np.ndarray, quota: np.ndarray, target: list[Decimal], rule: PayoutCurve) -> np.ndarray:
-    """Earned cents = target x curve(attainment) (rule 5); `target` in currency Decimal per row."""
+def curve(credited: np.ndarray, quota: np.ndarray, target: np.ndarray, rule: PayoutCurve,
+          exact_target: Callable[[int], Decimal]) -> np.ndarray:
+    """Earned cents = target x curve(attainment) (rule 5); `target` in float cents per row,
+    `exact_target(i)` its Decimal value (currency) for rows a float cannot round."""
     attainment = np.divide(np.asarray(credited, dtype=float), quota)
-    approx = np.array([float(t) for t in target]) * 100.0 * curve_value(attainment, rule)
-    return round_exact(approx, lambda i: _EXACT.multiply(target[i] * 100, curve_exact(credited[i], quota[i], rule)))
+    approx = np.asarray(target, dtype=float) * curve_value(attainment, rule)
+    return round_exact(approx, lambda i: _EXACT.multiply(exact_target(i) * 100, curve_exact(credited[i], quota[i], rule)))
 
 
-def curve_targets(rows: pd.DataFrame, assignments: pd.DataFrame, plans: Mapping[str, Plan],
-                  calendar: Calendar) -> list[Decimal]:
+def curve_targets(rows: pd.DataFrame, candidates: pd.DataFrame, assignments: pd.DataFrame,
+                  plans: Mapping[str, Plan], calendar: Calendar) -> tuple[np.ndarray, Callable[[int], Decimal]]:
     """Target of each (rep_id, line, attainment_period) row: the sum over the period's assignments
-    of target incentive x weight x period share x assigned days / period days (rule 5)."""
-    targets: list[Decimal] = []
-    by_rep = {rep: grp for rep, grp in assignments.groupby("rep_id", sort=False)}
-    for rep_id, line, period in rows[["rep_id", "line", "attainment_period"]].itertuples(index=False):
-        first, last = (pd.Timestamp(d) for d in calendar.day_bounds(period))
-        period_days = (last - first).days + 1
-        total = Decimal(0)
-        for a in by_rep.get(rep_id, assignments.iloc[0:0]).itertuples():
-            plan = plans[a.plan_id]
-            comp = next((c for c in plan.components if c.id == line and c.payout_curve), None)
-            days = (min(a.end, last) - max(a.start, first)).days + 1
-            if comp is None or days <= 0 or a.target_incentive != a.target_incentive:
-                continue
-            total += (to_decimal(a.target_incentive) * comp.payout_curve.weight
-                      * PERIOD_SHARE[comp.attainment_period] * days / period_days)
-        targets.append(total)
-    return targets
+    of target incentive x weight x period share x assigned days / period days (rule 5).
+
+    Returns float cents per row, and a function giving row i's exact Decimal target.
+    """
+    keys = ["rep_id", "line", "attainment_period"]
+    parts = candidates.merge(rows[keys].drop_duplicates(), on=keys)
+    parts = parts.merge(assignments[["assignment", "end", "target_incentive"]], on="assignment")
+    weights = {(pid, c.id): (c.payout_curve.weight, PERIOD_SHARE[c.attainment_period])
+               for pid, p in plans.items() for c in p.components if c.payout_curve}
+    pair = list(zip(parts["plan_id"], parts["line"], strict=True))
+    parts["weight"] = [weights.get(k, (Decimal(0), Decimal(0)))[0] for k in pair]
+    parts["share"] = [weights.get(k, (Decimal(0), Decimal(0)))[1] for k in pair]
+    bounds = {p: tuple(pd.Timestamp(d) for d in calendar.day_bounds(p)) for p in parts["attainment_period"].unique()}
+    first = parts["attainment_period"].map(lambda p: bounds[p][0])
+    last = parts["attainment_period"].map(lambda p: bounds[p][1])
+    parts["days"] = (np.minimum(parts["end"], last) - np.maximum(parts["start"], first)).dt.days + 1
+    parts["period_days"] = (last - first).dt.days + 1
+    parts = parts[(parts["days"] > 0) & parts["target_incentive"].notna()]
+    value = (parts["target_incentive"].to_numpy(float) * parts["weight"].astype(float).to_numpy()
+             * parts["share"].astype(float).to_numpy() * parts["days"].to_numpy() / parts["period_days"].to_numpy())
+    sums = parts.assign(value=value * 100).groupby(keys)["value"].sum()
+    index = pd.MultiIndex.from_frame(rows[keys])
+    approx = sums.reindex(index).fillna(0.0).to_numpy()
+    grouped = {k: g for k, g in parts.groupby(keys, sort=False)}
+    row_keys = list(index)
+
+    def exact(i: int) -> Decimal:
+        group = grouped.get(row_keys[i])
+        if group is None:
+            return Decimal(0)
+        return sum((to_decimal(g.target_incentive) * g.weight * g.share * g.days / g.period_days
+                    for g in group.itertuples()), Decimal(0))
+
+    return approx, exact
 
 
-def component_earned(rows: pd.DataFrame, comp: Component, targets: list[Decimal] | None) -> np.ndarray:
+def component_earned(rows: pd.DataFrame, comp: Component, targets) -> np.ndarray:
     """Earned-to-date cents of one component's rows, before gates; caps per attainment period."""
     credited = rows["credited"].to_numpy(dtype=np.int64)
     quota = rows["quota"].to_numpy(dtype=float)
     if comp.commission is not None:
         earned = commission(credited, quota, comp.commission)
     else:
-        earned = curve(credited, quota, targets, comp.payout_curve)
+        approx_target, exact_target = targets
+        earned = curve(credited, quota, approx_target, comp.payout_curve, exact_target)
     if comp.cap is not None:
         earned = np.minimum(earned, int(comp.cap * 100))
     return earned
@@ -128,7 +148,8 @@ def gate_open(rows: pd.DataFrame, comp: Component, attainments: pd.DataFrame, ga
               calendar: Calendar, run_month: int) -> np.ndarray:
     """Rule 6: the gating component's attainment to date, in its period containing the end of
     the gated period (or the run month, if earlier), must reach `min_attainment`."""
-    ends = rows["attainment_period"].map(lambda p: min(calendar.bounds(p)[1], run_month)).to_numpy()
+    ends_of = {p: min(calendar.bounds(p)[1], run_month) for p in rows["attainment_period"].unique()}
+    ends = rows["attainment_period"].map(ends_of).to_numpy()
     gating_periods = calendar.periods_of(gating.attainment_period, ends)
     lookup = attainments.set_index(["rep_id", "line", "attainment_period"])["attainment"]
     keys = pd.MultiIndex.from_arrays([rows["rep_id"].to_numpy(), np.full(len(rows), gating.id), gating_periods])

@@ -174,10 +174,10 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
     rows["gate_open"] = pd.array([pd.NA] * len(rows), dtype="boolean")
     for (plan_id, line), group in rows.groupby(["plan_id", "line"], sort=False):
         comp = plans[plan_id].component(line)
-        targets = curve_targets(group, assignments, plans, window.calendar) if comp.payout_curve else None
+        targets = curve_targets(group, candidates, assignments, plans, window.calendar) if comp.payout_curve else None
         earned = component_earned(group, comp, targets)
         if targets is not None:
-            rows.loc[group.index, "target"] = [float(t) * 100 for t in targets]
+            rows.loc[group.index, "target"] = targets[0]
         if comp.gate is not None:
             gating = plans[plan_id].component(comp.gate.component)
             is_open = gate_open(group, comp, rows, gating, window.calendar, window.run_month)
@@ -279,26 +279,20 @@ def rep_directory(reps: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
 
 def credit_detail(comp_credits, lines, calendar, plans) -> pd.DataFrame:
     """Credited transactions per rep and component, for statements and explain."""
-    src = lines.iloc[comp_credits["line_idx"].to_numpy()]
+    columns = [c for c in ("txn_id", "date", "account_id", "type", "product", "amount", "currency", "share",
+                           "role", "reverses", "via_rep_id") if c in lines]
+    take = comp_credits["line_idx"].to_numpy()
+    out = pd.DataFrame({c: lines[c].to_numpy()[take] for c in columns})
     kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
+    line_kind = comp_credits["line"].map(kinds).to_numpy()
     periods = np.empty(len(comp_credits), dtype=object)
     for kind in ("month", "quarter", "year"):
-        mask = comp_credits["line"].map(lambda x: kinds.get(x) == kind).to_numpy()
+        mask = line_kind == kind
         if mask.any():
             periods[mask] = calendar.periods_of(kind, comp_credits["month"].to_numpy()[mask])
-    out = pd.DataFrame({
-        "rep_id": comp_credits["rep_id"].to_numpy(), "plan_id": comp_credits["plan_id"].to_numpy(),
-        "line": comp_credits["line"].to_numpy(), "attainment_period": periods,
-        "txn_id": src["txn_id"].to_numpy(), "date": src["date"].to_numpy(),
-        "account_id": src["account_id"].to_numpy() if "account_id" in src else None,
-        "type": src["type"].to_numpy() if "type" in src else None,
-        "product": src["product"].to_numpy() if "product" in src else None,
-        "amount": src["amount"].to_numpy(), "currency": src["currency"].to_numpy(),
-        "share": src["share"].to_numpy(), "role": src["role"].to_numpy(),
-        "multiplier": comp_credits["multiplier"].to_numpy(), "fx_rate": comp_credits["fx_rate"].to_numpy(),
-        "credited": comp_credits["credited"].to_numpy(), "reverses": src["reverses"].to_numpy(),
-        "via_rep_id": src["via_rep_id"].to_numpy(),
-    })
+    for c in ("rep_id", "plan_id", "line", "multiplier", "fx_rate", "credited"):
+        out[c] = comp_credits[c].to_numpy()
+    out["attainment_period"] = periods
     return out.sort_values(["rep_id", "line", "date", "txn_id"], kind="stable").reset_index(drop=True)
 
 

@@ -85,16 +85,19 @@ def register(period: str, line_periods: pd.DataFrame, adjustments: pd.DataFrame,
     lp = line_periods
     sums = lp.groupby(["rep_id", "line", "kind"], as_index=False, sort=False)[
         ["earned_to_date", "paid_before", "amount"]].sum().rename(columns={"paid_before": "paid_to_date"})
-    cur_plan = sums["rep_id"].map(current["plan_id"])
-    in_plan = np.array([line in plans[p].line_ids if isinstance(p, str) else False
-                        for p, line in zip(cur_plan, sums["line"], strict=True)], dtype=bool)
+    plan_lines = pd.DataFrame([(pid, line, i) for pid, p in plans.items() for i, line in enumerate(p.line_ids)],
+                              columns=["plan_id", "line", "_in_plan"])
+    sums = sums.assign(plan_id=sums["rep_id"].map(current["plan_id"])).merge(plan_lines, on=["plan_id", "line"], how="left")
+    in_plan = sums["_in_plan"].notna().to_numpy()
+    sums = sums.drop(columns=["plan_id", "_in_plan"])
     is_component = (sums["kind"] == "component").to_numpy()
     keep = (in_plan & is_component) | (sums["amount"] != 0).to_numpy()
     lines = sums[keep].merge(current_periods, on=["rep_id", "line"], how="left")
     lines.loc[lines["kind"] != "component", ["credited", "quota", "attainment"]] = np.nan
     # Every component of the current plan has a row, even with nothing credited yet.
-    wanted = pd.DataFrame([(rep, c.id) for rep, pid in current["plan_id"].items() if rep in set(lp["rep_id"])
-                           for c in plans[pid].components], columns=["rep_id", "line"])
+    comps = pd.DataFrame([(pid, c.id) for pid, p in plans.items() for c in p.components], columns=["plan_id", "line"])
+    present = current.loc[current.index.isin(lp["rep_id"].unique()), ["plan_id"]].rename_axis("rep_id").reset_index()
+    wanted = present.merge(comps, on="plan_id")[["rep_id", "line"]]
     missing = wanted.merge(lines[["rep_id", "line"]], how="left", indicator=True)
     missing = missing[missing["_merge"] == "left_only"].drop(columns="_merge")
     if len(missing):
@@ -103,13 +106,10 @@ def register(period: str, line_periods: pd.DataFrame, adjustments: pd.DataFrame,
     adj = adjustments.assign(kind="adjustment", line="adjustment")
     lines = pd.concat([lines, adj, extra], ignore_index=True)
 
-    order = {}
-    for rep, pid in current["plan_id"].items():
-        for i, line in enumerate(plans[pid].line_ids):
-            order[(rep, line)] = i
     kind_rank = {"component": 0, "bonus": 1, "spif": 2, "adjustment": 3, "recovery": 4, "draw": 5, "carry_forward": 5}
     lines["_kind"] = lines["kind"].map(kind_rank)
-    lines["_in_plan"] = [order.get((r, l), 1000) for r, l in zip(lines["rep_id"], lines["line"], strict=True)]
+    lines = lines.assign(plan_id=lines["rep_id"].map(current["plan_id"])).merge(plan_lines, on=["plan_id", "line"], how="left")
+    lines["_in_plan"] = lines["_in_plan"].fillna(1000)
     lines["_group"] = np.where(lines["_kind"] <= 2, 0, lines["_kind"])
     lines["_seq"] = pd.to_numeric(lines["_seq"], errors="coerce").fillna(0) if "_seq" in lines else 0
     lines = lines.sort_values(["rep_id", "_group", "_in_plan", "_kind", "line", "_seq"], kind="stable")
