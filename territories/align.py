@@ -56,10 +56,12 @@ class Instance:
 
     @property
     def n(self) -> int:
+        """Number of accounts."""
         return len(self.pot)
 
     @property
     def m(self) -> int:
+        """Number of reps."""
         return len(self.cap)
 
 
@@ -128,7 +130,8 @@ def build_instance(reps: pd.DataFrame, accounts: pd.DataFrame,
     wl = accounts["workload"].to_numpy(dtype=float)
     cap = reps["capacity"].to_numpy(dtype=float)
     if cap.sum() <= 0:
-        raise IcmError.at("data/reps.csv", None, "every rep has capacity 0: nobody can take accounts")
+        raise IcmError.at("data/reps.csv", None,
+                          "every rep has capacity 0: nobody can take accounts")
     fair_pot = pot.sum() * cap / cap.sum()
     fair_wl = wl.sum() * cap / cap.sum()
 
@@ -162,7 +165,8 @@ def build_instance(reps: pd.DataFrame, accounts: pd.DataFrame,
                               "objective distance needs lat and lon on every account")
         hl, ho = homes["lat"].to_numpy(), homes["lon"].to_numpy()
         alat, alon = accounts["lat"].to_numpy(), accounts["lon"].to_numpy()
-        cost = wl[cand_acc] * haversine_km(alat[cand_acc], alon[cand_acc], hl[cand_rep], ho[cand_rep])
+        km = haversine_km(alat[cand_acc], alon[cand_acc], hl[cand_rep], ho[cand_rep])
+        cost = wl[cand_acc] * km
     else:
         cost = np.zeros(len(cand_acc))
 
@@ -184,6 +188,7 @@ def build_instance(reps: pd.DataFrame, accounts: pd.DataFrame,
 
 
 def metric_vector(inst: Instance, metric: str) -> np.ndarray:
+    """Per-account value of a limit's metric (`accounts` counts 1 each)."""
     if metric == "potential":
         return inst.pot
     if metric == "workload":
@@ -192,6 +197,7 @@ def metric_vector(inst: Instance, metric: str) -> np.ndarray:
 
 
 def moved_budget(inst: Instance) -> float | None:
+    """max_moved as potential, or None without the limit."""
     if inst.scenario.max_moved is None:
         return None
     return inst.scenario.max_moved * inst.pot.sum()
@@ -387,8 +393,10 @@ class Solve:
 
 def solver_for(name: str, *, time_limit: float, gap: float, threads: int | None,
                relax: bool = False, start: dict | None = None, absolute: bool = False):
-    """A PuLP solver; `absolute` makes `gap` an absolute one (the balance objective,
-    where 0.5% means within half a percentage point of the best deviation).
+    """A PuLP solver for the scenario's options.
+
+    `absolute` makes `gap` absolute (the balance objective, where 0.5% means within half
+    a percentage point of the best largest deviation).
     """
     gaps = {"gapAbs": gap, "gapRel": 0.0} if absolute else {"gapRel": gap}
     if name == "highs":
@@ -398,7 +406,8 @@ def solver_for(name: str, *, time_limit: float, gap: float, threads: int | None,
         var.setInitialValue(value)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the bundled CBC, PuLP 3.x
-        return pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=max(1, int(math.ceil(time_limit))),
+        seconds = max(1, int(math.ceil(time_limit)))
+        return pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=seconds,
                                  threads=threads, warmStart=bool(start), **gaps)
 
 
@@ -465,7 +474,8 @@ def repair(inst: Instance, choice: np.ndarray, accounts: np.ndarray,
     mask = np.isin(inst.cand_acc, accounts)
     ca, cr, cost = inst.cand_acc[mask], inst.cand_rep[mask], inst.cost[mask]
     own_cost = np.zeros(inst.n)
-    specs = [(metric, side, bound, metric_vector(inst, metric)) for _, metric, side, _, bound in inst.limits]
+    specs = [(metric, side, bound, metric_vector(inst, metric))
+             for _, metric, side, _, bound in inst.limits]
     if not specs:
         return choice
     steps = max_steps or 4 * len(accounts)
@@ -528,7 +538,8 @@ def _pairs_values(inst: Instance, model: Model, choice: np.ndarray) -> np.ndarra
     return (choice[pa] == pr).astype(float)
 
 
-def _choice_from(inst: Instance, model: Model, values: np.ndarray, choice: np.ndarray) -> np.ndarray:
+def _choice_from(inst: Instance, model: Model, values: np.ndarray,
+                 choice: np.ndarray) -> np.ndarray:
     """Rep per account from pair values (largest value wins, as LP rounding)."""
     out = choice.copy()
     pa, pr = inst.cand_acc[model.pairs], inst.cand_rep[model.pairs]
@@ -549,6 +560,7 @@ def block_objective(inst: Instance, choice: np.ndarray, accounts: np.ndarray) ->
 
 def max_deviation(inst: Instance, choice: np.ndarray, accounts: np.ndarray,
                   metrics: tuple[str, ...] | None = None) -> float:
+    """Largest |load / fair share - 1| over the reps these accounts may go to."""
     sc = inst.scenario
     if metrics is None:
         metrics = ("potential",) + (("workload",) if sc.balance.workload is not None else ())

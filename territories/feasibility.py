@@ -163,6 +163,7 @@ def _moved_floor(inst: Instance) -> list[str]:
 
 
 def moved_infeasible(inst: Instance, least: float) -> str:
+    """The message for a max_moved below the `least` potential that must move."""
     total = inst.pot.sum()
     return (f"max_moved {_pct(inst.scenario.max_moved)} is infeasible: at least potential "
             f"{_num(least)} ({_pct(least / total)} of {_num(total)}) must change owner to meet "
@@ -196,11 +197,12 @@ def diagnose(inst: Instance, accounts_idx: np.ndarray, *, with_max_moved: bool =
         load = bound + amount if hi else bound - amount
         rel = amount / max(abs(bound), 1e-9)
         side = "above its maximum" if hi else "below its minimum"
-        broken.append((rel, f"{name}: {what} breaks for rep {rep_ids[r]}: the closest plan gives it "
-                            f"{metric} {_num(load)}, {_num(amount)} ({_pct(rel)}) {side} "
+        broken.append((rel, f"{name}: {what} breaks for rep {rep_ids[r]}: the closest plan "
+                            f"gives it {metric} {_num(load)}, {_num(amount)} ({_pct(rel)}) {side} "
                             f"{_num(bound)}"))
     if not broken:
         return [f"{head}: the solver reported the model infeasible, but the closest plan breaks "
                 "no limit by more than rounding; loosen balance slightly"]
     broken.sort(key=lambda t: -t[0])
-    return [f"{head}; the closest plan breaks {len(broken)} limit(s):"] + [m for _, m in broken[:10]]
+    head = f"{head}; the closest plan breaks {len(broken)} limit(s):"
+    return [head] + [m for _, m in broken[:10]]

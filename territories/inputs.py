@@ -45,7 +45,8 @@ def prepare_accounts(accounts: pd.DataFrame, source: str = "data/accounts.csv") 
     """Accounts with every section 7 column typed; raises on unusable rows."""
     missing = [c for c in ("account_id", "potential") if c not in accounts.columns]
     if missing:
-        raise IcmError.at(source, 1, f"missing column {', '.join(missing)} (needed by align and quotas)")
+        raise IcmError.at(source, 1,
+                          f"missing column {', '.join(missing)} (needed by align and quotas)")
     idx = accounts.index
     out = pd.DataFrame({"account_id": _text(accounts["account_id"])}, index=idx)
     out["potential"] = _number(accounts["potential"], 0.0, idx)
@@ -65,12 +66,15 @@ def prepare_accounts(accounts: pd.DataFrame, source: str = "data/accounts.csv") 
 
     errors = _errors(accounts, out["account_id"].isna(), source, lambda i: "account_id is blank")
     errors += _errors(accounts, out["potential"].isna() | (out["potential"] < 0), source,
-                      lambda i: f"potential must be a number of 0 or more, not '{accounts['potential'][i]}'")
+                      lambda i: "potential must be a number of 0 or more, "
+                                f"not '{accounts['potential'][i]}'")
     errors += _errors(accounts, out["workload"] < 0, source, lambda i: "workload must be 0 or more")
     dup = out["account_id"].duplicated(keep="first") & out["account_id"].notna()
-    errors += _errors(accounts, dup, source, lambda i: f"account_id '{out['account_id'][i]}' appears twice")
+    errors += _errors(accounts, dup, source,
+                      lambda i: f"account_id '{out['account_id'][i]}' appears twice")
     no_owner = out["locked"] & out["rep_id"].isna()
-    errors += _errors(accounts, no_owner, source, lambda i: "locked account has no rep_id to stay with")
+    errors += _errors(accounts, no_owner, source,
+                      lambda i: "locked account has no rep_id to stay with")
     if errors:
         raise IcmError(*errors)
     return out.reset_index(drop=True)
@@ -86,8 +90,10 @@ def prepare_reps(reps: pd.DataFrame, accounts: pd.DataFrame | None = None,
         raise IcmError.at(source, 1, "missing column rep_id")
     frame = reps.copy()
     frame["rep_id"] = _text(frame["rep_id"])
-    start = pd.to_datetime(frame.get("start_date"), errors="coerce") if "start_date" in frame else None
-    frame["_start"] = start if start is not None else pd.NaT
+    if "start_date" in frame:
+        frame["_start"] = pd.to_datetime(frame["start_date"], errors="coerce")
+    else:
+        frame["_start"] = pd.NaT
     frame = frame[frame["rep_id"].notna()].sort_values(["rep_id", "_start"], kind="stable",
                                                         na_position="first")
     latest = frame.groupby("rep_id", sort=True).tail(1).set_index("rep_id").sort_index()
@@ -104,8 +110,8 @@ def prepare_reps(reps: pd.DataFrame, accounts: pd.DataFrame | None = None,
     out["row"] = _rows(latest).to_numpy()
     bad = out["capacity"] < 0
     if bad.any():
-        raise IcmError(*[Located(f"capacity of {r} must be 0 or more", source, int(out.at[r, "row"]))
-                         for r in out.index[bad]])
+        raise IcmError(*[Located(f"capacity of {r} must be 0 or more", source,
+                                 int(out.at[r, "row"])) for r in out.index[bad]])
     if accounts is not None and out["region"].isna().any():
         owned = accounts.dropna(subset=["rep_id", "region"])
         if len(owned):

@@ -50,6 +50,7 @@ def _fixed(values, decimals: int) -> list[str]:
 
 
 def assignments_csv(result: AlignmentResult) -> bytes:
+    """account_id, rep_id, moved (`true`/`false`), one row per account."""
     a = result.assignments
     moved = np.where(a["moved"].to_numpy(dtype=bool), "true", "false")
     return _csv_bytes(("account_id", "rep_id", "moved"),
@@ -57,6 +58,7 @@ def assignments_csv(result: AlignmentResult) -> bytes:
 
 
 def territories_csv(result: AlignmentResult) -> bytes:
+    """rep_id, accounts, potential, workload, deviation (= potential / fair share - 1)."""
     t = result.territories
     return _csv_bytes(("rep_id", "accounts", "potential", "workload", "deviation"),
                       zip(t["rep_id"], t["accounts"].astype(int), _fixed(t["potential"], 2),
@@ -93,6 +95,7 @@ def _sheet(ws, header, rows) -> None:
 
 
 def alignment_xlsx(result: AlignmentResult) -> bytes:
+    """Summary, per-rep figures, moved accounts, and every account before and after."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -199,6 +202,7 @@ def compare_frame(results: dict[str, AlignmentResult]) -> pd.DataFrame:
 
 
 def compare_csv(frame: pd.DataFrame) -> bytes:
+    """compare.csv: `compare_frame` with fixed decimals."""
     rows = zip(frame["scenario"], frame["status"], frame["objective"],
                _fixed(frame["objective_value"], 6), _fixed(frame["gap"], 6),
                _fixed(frame["moved_pct"], 2), _fixed(frame["max_deviation_potential"], 6),

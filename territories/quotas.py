@@ -46,7 +46,8 @@ def largest_remainder(ideal: np.ndarray, groups: np.ndarray, totals: dict) -> np
     # remainders equal up to float noise are ties, settled by order
     frame = pd.DataFrame({"g": groups, "base": base, "frac": np.round(ideal - base, 9),
                           "pos": np.arange(len(ideal))})
-    short = pd.Series(totals).reindex(frame["g"].unique()) - frame.groupby("g", sort=False)["base"].sum()
+    floors = frame.groupby("g", sort=False)["base"].sum()
+    short = pd.Series(totals).reindex(floors.index) - floors
     frame["short"] = frame["g"].map(short).astype(np.int64)
     frame = frame.sort_values(["g", "frac", "pos"], ascending=[True, False, True], kind="stable")
     rank = frame.groupby("g", sort=False).cumcount().to_numpy()
@@ -62,7 +63,8 @@ def largest_remainder(ideal: np.ndarray, groups: np.ndarray, totals: dict) -> np
 
 
 def _owner_sums(accounts: pd.DataFrame, owners: pd.Series, rep_ids: pd.Index) -> pd.DataFrame:
-    frame = pd.DataFrame({"rep_id": owners.to_numpy(), "potential": accounts["potential"].to_numpy(),
+    frame = pd.DataFrame({"rep_id": owners.to_numpy(),
+                          "potential": accounts["potential"].to_numpy(),
                           "history": accounts["last_year"].to_numpy()})
     return frame.groupby("rep_id").sum().reindex(rep_ids, fill_value=0.0)
 
@@ -119,9 +121,11 @@ def base_shares(scenario: QuotaScenario, potential: np.ndarray, history: np.ndar
 
 def optimise_shares(potential: np.ndarray, history: np.ndarray, scenario: QuotaScenario,
                     rep_ids: list[str]) -> np.ndarray:
-    """LP: minimise the largest relative deviation of quota/potential from the company's,
-    within +-max_change of last year's bookings; then the sum of deviations, to settle
-    reps the largest does not bind."""
+    """Shares by LP: the largest deviation of quota/potential from the company's, least.
+
+    Subject to +-max_change of last year's bookings (reps with none are free). A second
+    pass minimises the sum of deviations to settle the reps the largest does not bind.
+    """
     total_cents = total_quota_cents(scenario)
     total = total_cents / 100
     if potential.sum() <= 0:
@@ -161,7 +165,8 @@ def optimise_shares(potential: np.ndarray, history: np.ndarray, scenario: QuotaS
 
         prob.solve(solver_for("highs", time_limit=60, gap=0.0, threads=None, relax=True))
         if prob.status != pulp.LpStatusOptimal:
-            raise IcmError(f"the quota optimisation found no solution ({pulp.LpStatus[prob.status]})")
+            raise IcmError("the quota optimisation found no solution "
+                           f"({pulp.LpStatus[prob.status]})")
         return np.array([v.varValue or 0.0 for v in q]), z.varValue or 0.0
 
     _, z_best = model(None)
@@ -170,13 +175,14 @@ def optimise_shares(potential: np.ndarray, history: np.ndarray, scenario: QuotaS
 
 
 def total_quota_cents(scenario: QuotaScenario) -> int:
-    """target x (1 + over_assignment), in cents, half up."""
+    """Target x (1 + over_assignment), in cents, half up."""
     return round_decimal_cents(scenario.target * (1 + to_decimal(scenario.over_assignment)))
 
 
 def allocate(reps: pd.DataFrame, accounts: pd.DataFrame, owners: pd.Series,
-             scenario: QuotaScenario, calendar: Calendar = Calendar()) -> QuotaResult:
+             scenario: QuotaScenario, calendar: Calendar | None = None) -> QuotaResult:
     """Rep quotas per component and period; `owners` is the rep of each account row."""
+    calendar = calendar or Calendar()
     rep_ids = pd.Index(reps["rep_id"])
     unknown = sorted(set(owners.dropna()) - set(rep_ids))
     if unknown:
@@ -245,6 +251,7 @@ def allocate(reps: pd.DataFrame, accounts: pd.DataFrame, owners: pd.Series,
 
 
 def summary_text(result: QuotaResult) -> list[tuple[str, str]]:
+    """Headline figures for the command's summary table."""
     return [("method", result.method), ("total", format_cents(result.total_cents)),
             ("company quota/potential", f"{result.company_ratio:.4f}"),
             ("flagged reps", str(int((result.reps["flag"] != "").sum())))]

@@ -13,7 +13,13 @@ import pandas as pd
 from compensation.errors import IcmError
 from territories.align import AlignmentResult, align
 from territories.inputs import load_frames
-from territories.outputs import atomic_write, compare_csv, compare_frame, quotas_csv, write_alignment
+from territories.outputs import (
+    atomic_write,
+    compare_csv,
+    compare_frame,
+    quotas_csv,
+    write_alignment,
+)
 from territories.quotas import QuotaResult, allocate
 from territories.scenario import Scenario, load_scenario
 
@@ -38,6 +44,7 @@ def find_scenario(ws, name: str | Path) -> Path:
 
 
 def read_scenario(ws, name: str | Path, block: str) -> Scenario:
+    """Load a scenario file that must have the `block` (alignment or quotas)."""
     scenario = load_scenario(find_scenario(ws, name), ws.root)
     if getattr(scenario, block) is None:
         raise IcmError.at(scenario.source, 1, f"the scenario has no '{block}:' block")

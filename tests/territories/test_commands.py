@@ -56,8 +56,8 @@ def ws(tmp_path):
                   "start_date": ["2024-01-01"] * 3 + ["2027-05-02"],
                   "region": ["N", "N", "S", "S"],
                   # N1 and S1 have no home: the centroid of their accounts is used
-                  "lat": ["", 45.5, "", 44.5], "lon": ["", 9.0, "", 11.0]}).to_csv(tmp_path / "data" / "reps.csv",
-                                                        index=False)
+                  "lat": ["", 45.5, "", 44.5], "lon": ["", 9.0, "", 11.0],
+                  }).to_csv(tmp_path / "data" / "reps.csv", index=False)
     (tmp_path / "plans" / "fair.yaml").write_text(
         "alignment:\n  balance: {potential: 25%}\n  same_region: true\n")
     (tmp_path / "plans" / "near.yaml").write_text(
