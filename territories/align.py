@@ -218,6 +218,14 @@ class Model:
     zvar: object | None
 
 
+def new_var(prob: pulp.LpProblem, name: str, low=None, up=None, cat=pulp.LpContinuous):
+    """A variable of `prob`: `add_variable` from PuLP 3, `LpVariable` before it."""
+    add = getattr(prob, "add_variable", None)
+    if add is not None:
+        return add(name, low, up, cat)
+    return pulp.LpVariable(name, low, up, cat)
+
+
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "._" else "_" for c in str(text))
 
@@ -236,7 +244,7 @@ def build_model(inst: Instance, accounts: np.ndarray, *, relax: bool = False,
     pairs = np.flatnonzero(in_block[inst.cand_acc])
     prob = pulp.LpProblem("alignment", pulp.LpMinimize)
     cat = pulp.LpContinuous if relax else pulp.LpBinary
-    x = [prob.add_variable(f"x{k}", 0, 1, cat) for k in range(len(pairs))]
+    x = [new_var(prob, f"x{k}", 0, 1, cat) for k in range(len(pairs))]
     pa, pr = inst.cand_acc[pairs], inst.cand_rep[pairs]
     named: dict = {}
     slack: dict = {}
@@ -263,7 +271,7 @@ def build_model(inst: Instance, accounts: np.ndarray, *, relax: bool = False,
     def add(name, expr_terms, sense, rhs, meta, scale, unit):
         expr = pulp.LpAffineExpression(expr_terms)
         if elastic:
-            s = prob.add_variable(f"s{len(slack)}", 0)
+            s = new_var(prob, f"s{len(slack)}", 0)
             slack[name] = s
             penalty_terms.append((s, 1.0 / max(scale, _EPS)))
             expr = expr - s if sense == "<=" else expr + s
@@ -302,7 +310,7 @@ def build_model(inst: Instance, accounts: np.ndarray, *, relax: bool = False,
             if total_fair > 0:
                 total = metric_vector(inst, metric)[accounts].sum()
                 floor = max(floor, abs(total / total_fair - 1))
-        zvar = prob.add_variable("z", floor * (1 - 1e-9))
+        zvar = new_var(prob, "z", floor * (1 - 1e-9))
         for metric in metrics:
             coef = metric_vector(inst, metric)
             fair = inst.fair_pot if metric == "potential" else inst.fair_wl

@@ -18,6 +18,7 @@ import pulp
 from compensation.errors import IcmError
 from compensation.money import format_cents, round_decimal_cents, to_decimal
 from compensation.periods import Calendar
+from territories.align import new_var
 from territories.scenario import QuotaScenario
 
 FLAG_LOW, FLAG_HIGH = 0.9, 1.15
@@ -144,10 +145,10 @@ def optimise_shares(potential: np.ndarray, history: np.ndarray, scenario: QuotaS
 
     def model(z_cap: float | None):
         prob = pulp.LpProblem("quotas", pulp.LpMinimize)
-        q = [prob.add_variable(f"q{i}", lo[i], None if not np.isfinite(hi[i]) else hi[i])
+        q = [new_var(prob, f"q{i}", lo[i], None if not np.isfinite(hi[i]) else hi[i])
              for i in range(len(pot))]
-        z = prob.add_variable("z", 0)
-        d = [prob.add_variable(f"d{i}", 0) for i in range(len(pot))]
+        z = new_var(prob, "z", 0)
+        d = [new_var(prob, f"d{i}", 0) for i in range(len(pot))]
         prob += pulp.lpSum(q) == 1, "target"
         for i, p in enumerate(pot):
             if p <= 0:
