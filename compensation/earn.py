@@ -117,13 +117,10 @@ def curve_targets(rows: pd.DataFrame, candidates: pd.DataFrame, assignments: pd.
     sums = parts.assign(value=value * 100).groupby(keys)["value"].sum()
     index = pd.MultiIndex.from_frame(rows[keys])
     approx = sums.reindex(index).fillna(0.0).to_numpy()
-    grouped = {k: g for k, g in parts.groupby(keys, sort=False)}
-    row_keys = list(index)
 
     def exact(i: int) -> Decimal:
-        group = grouped.get(row_keys[i])
-        if group is None:
-            return Decimal(0)
+        rep_id, line, period = index[i]
+        group = parts[(parts["rep_id"] == rep_id) & (parts["line"] == line) & (parts["attainment_period"] == period)]
         return sum((to_decimal(g.target_incentive) * g.weight * g.share * g.days / g.period_days
                     for g in group.itertuples()), Decimal(0))
 

@@ -30,13 +30,14 @@ def where_mask(frame: pd.DataFrame, where: Mapping[str, tuple[str, ...]]) -> np.
     return mask
 
 
-def fx_factors(lines: pd.DataFrame, fx: pd.DataFrame, base_currency: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fx_factors(lines: pd.DataFrame, plan_currency: np.ndarray, fx: pd.DataFrame, base_currency: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Numerator and denominator rates converting each line to its plan currency, and a missing mask.
 
     Converting X to plan currency Y uses rate(X) / rate(Y) of the line's month (base = 1).
     """
-    txn_ccy = lines["currency"].fillna(lines["plan_currency"]).astype(str).to_numpy()
-    plan_ccy = lines["plan_currency"].astype(str).to_numpy()
+    plan_ccy = plan_currency.astype(str)
+    txn_ccy = lines["currency"].to_numpy(dtype=object)
+    txn_ccy = np.where(pd.isna(txn_ccy), plan_ccy, txn_ccy).astype(str)
     months = lines["month"].to_numpy()
     same = txn_ccy == plan_ccy
     rates = {}
@@ -64,14 +65,17 @@ def component_credits(
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Credited cents per (credit line, component): line_idx, rep_id, plan_id, line, multiplier, fx_rate, credited."""
     problems: list[Problem] = []
-    lines = lines.assign(plan_currency=lines["plan_id"].map({pid: p.currency for pid, p in plans.items()}))
-    num, den, missing = fx_factors(lines, fx, base_currency)
-    for row in lines[missing].drop_duplicates(["txn_id", "rep_id"]).itertuples():
-        ccy = row.currency if isinstance(row.currency, str) else row.plan_currency
-        problems.append(Problem.hold(
-            "fx", f"no fx rate for {ccy if ccy != base_currency else row.plan_currency} in {month_name(row.month)} "
-            f"to convert transaction {row.txn_id} into {row.plan_currency}; add a row to fx",
-            txn_id=row.txn_id, rep_id=row.rep_id))
+    plan_currency = lines["plan_id"].map({pid: p.currency for pid, p in plans.items()}).to_numpy()
+    num, den, missing = fx_factors(lines, plan_currency, fx, base_currency)
+    if missing.any():
+        lacking = lines[missing].assign(plan_currency=plan_currency[missing])
+        for row in lacking.drop_duplicates(["txn_id", "rep_id"]).itertuples():
+            ccy = row.currency if isinstance(row.currency, str) else row.plan_currency
+            need = ", ".join(c for c in dict.fromkeys((ccy, row.plan_currency)) if c != base_currency)
+            problems.append(Problem.hold(
+                "fx", f"no fx rate for {need} in {month_name(row.month)} to convert transaction {row.txn_id} "
+                f"into {row.plan_currency}; add a row to fx (period {month_name(row.month)})",
+                txn_id=row.txn_id, rep_id=row.rep_id))
     frames = []
     for plan_id, plan in plans.items():
         in_plan = (lines["plan_id"] == plan_id).to_numpy() & ~missing

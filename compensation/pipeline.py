@@ -293,7 +293,7 @@ def credit_detail(comp_credits, lines, calendar, plans) -> pd.DataFrame:
     for c in ("rep_id", "plan_id", "line", "multiplier", "fx_rate", "credited"):
         out[c] = comp_credits[c].to_numpy()
     out["attainment_period"] = periods
-    return out.sort_values(["rep_id", "line", "date", "txn_id"], kind="stable").reset_index(drop=True)
+    return out
 
 
 def exceptions_frame(period: str, problems: list[Problem], known_reps: set[str]) -> pd.DataFrame:
