@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -415,8 +418,30 @@ def solver_for(name: str, *, time_limit: float, gap: float, threads: int | None,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the bundled CBC, PuLP 3.x
         seconds = max(1, int(math.ceil(time_limit)))
-        return pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=seconds,
+        fd, log = tempfile.mkstemp(prefix="icm-cbc-", suffix=".log")
+        os.close(fd)
+        return pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=seconds, logPath=log,
                                  threads=threads, warmStart=bool(start), **gaps)
+
+
+def _cbc_bound(solver, objective: float) -> float | None:
+    """CBC's own lower bound from its log (PuLP reports none); None when not printed."""
+    path = getattr(solver, "optionsDict", {}).get("logPath")
+    if not path:
+        return None
+    try:
+        text = Path(path).read_text(errors="replace")
+    finally:
+        Path(path).unlink(missing_ok=True)
+    found = re.search(r"^Lower bound:\s*(\S+)", text, re.MULTILINE)
+    if found:
+        try:
+            return float(found.group(1))
+        except ValueError:
+            return None
+    if re.search(r"^Result - Optimal solution found\s*$", text, re.MULTILINE):
+        return objective
+    return None
 
 
 def run_model(model: Model, name: str, time_limit: float, gap: float, threads: int | None,
@@ -435,6 +460,9 @@ def run_model(model: Model, name: str, time_limit: float, gap: float, threads: i
     status = model.prob.status
     sol = model.prob.sol_status
     obj_value = pulp.value(model.prob.objective)
+    if name == "cbc" and (status == pulp.LpStatusInfeasible
+                          or sol not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)):
+        _cbc_bound(solver, math.nan)  # remove the log
     if status == pulp.LpStatusInfeasible or sol == pulp.LpSolutionInfeasible:
         return Solve(None, "infeasible", math.nan, math.nan, seconds)
     if sol not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible) or obj_value is None:
@@ -442,6 +470,9 @@ def run_model(model: Model, name: str, time_limit: float, gap: float, threads: i
     values = np.array([v.varValue or 0.0 for v in model.x])
     obj_value = float(obj_value)
     bound = obj_value
+    if name == "cbc":
+        cbc = _cbc_bound(solver, obj_value)
+        bound = math.nan if cbc is None or relax else cbc
     if name == "highs" and not relax:
         info = model.prob.solverModel.getInfo()
         bound = float(info.mip_dual_bound)
@@ -723,7 +754,9 @@ def _solve_blocks(inst: Instance, blocks: list[np.ndarray], clock: _Clock, *,
                 "loosen balance or allow more moves (max_moved)")
         choice = _choice_from(inst, model, solved.values, choice)
         statuses.append(solved.status)
-        bound = solved.bound if opts.name == "highs" else _lp_bound(inst, accounts_idx)
+        bound = solved.bound
+        if not math.isfinite(bound):  # CBC printed no bound: use the LP relaxation's
+            bound = _lp_bound(inst, accounts_idx)
         bounds.append(min(bound, solved.objective))
     clock.first()
     return choice, statuses, bounds
