@@ -33,9 +33,10 @@ def pct(value) -> str:
 
 def explain_rep(result: RunResult, rep_id: str) -> str:
     """The full trace of `rep_id` in the run: credits, attainment, arithmetic, settlement."""
-    if rep_id not in result.reps.index:
+    reps = result.reps.set_index("rep_id")
+    if rep_id not in reps.index:
         raise IcmError(f"rep '{rep_id}' is not in reps; check --rep")
-    info = result.reps.loc[rep_id]
+    info = reps.loc[rep_id]
     out = [f"{rep_id} - {info['name']} - period {result.period}"]
     plan_id = info.get("plan_id")
     plan = result.plans.get(plan_id) if isinstance(plan_id, str) else None

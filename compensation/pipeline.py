@@ -274,7 +274,7 @@ def rep_directory(reps: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
         info[column] = latest[column] if column in latest else None
     info["plan_id"] = current["plan_id"].reindex(info.index)
     info["currency"] = current["currency"].reindex(info.index)
-    return info
+    return info.rename_axis("rep_id").reset_index()
 
 
 def credit_detail(comp_credits, lines, calendar, plans) -> pd.DataFrame:

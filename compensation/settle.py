@@ -117,7 +117,7 @@ def register(period: str, line_periods: pd.DataFrame, adjustments: pd.DataFrame,
     out = pd.DataFrame({
         "period": period,
         "rep_id": lines["rep_id"].to_numpy(),
-        "name": lines["rep_id"].map(reps["name"]).to_numpy(),
+        "name": lines["rep_id"].map(reps.set_index("rep_id")["name"]).to_numpy(),
         "line": lines["line"].to_numpy(),
         "credited": pd.array(lines["credited"], dtype="Int64"),
         "quota": pd.array(np.floor(lines["quota"].to_numpy(dtype=float) + 0.5), dtype="Int64"),
