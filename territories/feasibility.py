@@ -84,8 +84,7 @@ def necessary_conditions(inst: Instance) -> list[str]:
                 problems.append(
                     f"{what} is infeasible: the accounts locked to rep {rep_ids[r]} hold "
                     f"{metric} {_num(load[r])}, more than its maximum {_num(bound[r])}")
-        if side == "lo" or tol is not None:
-            problems += _group_totals(inst, label, metric, side, bound)
+        problems += _group_totals(inst, label, metric, side, bound)
     problems += _moved_floor(inst)
     return problems
 
@@ -124,16 +123,18 @@ def _group_totals(inst: Instance, label: str, metric: str, side: str, bound) -> 
         reps = np.flatnonzero((rep_region == g) & active)
         limit = float(bound[reps].sum())
         where = f"in region {g}" if g else "across all reps"
+        held = (f"it has {_num(total)} accounts" if metric == "accounts"
+                else f"its accounts hold {metric} {_num(total)}")
         if side == "hi" and total > limit * (1 + _TOL) + _TOL:
             problems.append(
-                f"{what} is infeasible {where}: its accounts hold {metric} {_num(total)} but its "
+                f"{what} is infeasible {where}: {held} but its "
                 f"{len(reps)} rep(s) can carry at most {_num(limit)}"
                 + (f" (fair share +{_pct(tol)})" if tol is not None else ""))
         if side == "lo" and total < limit * (1 - _TOL) - _TOL:
             if not len(reps):
                 continue
             problems.append(
-                f"{what} is infeasible {where}: its accounts hold {metric} {_num(total)} but its "
+                f"{what} is infeasible {where}: {held} but its "
                 f"{len(reps)} rep(s) need at least {_num(limit)} (fair share -{_pct(tol)})"
                 + (f": rep {rep_ids[reps[0]]} would be left short" if len(reps) == 1 else ""))
     return problems

@@ -225,3 +225,12 @@ def test_result_is_not_stored_on_anything(tiny):
     before = accounts.copy()
     align(reps, accounts, scenario(balance={"potential": "25%"}))
     pd.testing.assert_frame_equal(accounts, before)
+
+
+def test_capacity_total_of_a_region():
+    accounts = make_accounts([1] * 5, ["A"] * 5, region=["N"] * 5)
+    reps = make_reps(["A", "B"], region=["N", "S"])
+    with pytest.raises(InfeasibleError) as exc:
+        align(reps, accounts, scenario(same_region=True, capacity={"accounts": 4}))
+    assert str(exc.value) == ("capacity 4 accounts per unit of capacity is infeasible in region "
+                              "N: it has 5 accounts but its 1 rep(s) can carry at most 4")

@@ -128,3 +128,13 @@ def test_bad_scenario_file_exits_2(app, ws):
     result = runner.invoke(app, ["align", str(ws), "-s", "plans/bad.yaml"])
     assert result.exit_code == 2
     assert "plans/bad.yaml:2: alignment.objective: must be" in result.output
+
+
+def test_bad_account_rows_stop_align(app, ws):
+    path = ws / "data" / "accounts.csv"
+    frame = pd.read_csv(path)
+    frame.loc[1, "potential"] = -5
+    frame.to_csv(path, index=False)
+    result = runner.invoke(app, ["align", str(ws), "-s", "plans/fair.yaml"])
+    assert result.exit_code == 2
+    assert "data/accounts.csv:3: " in result.output and "potential" in result.output
