@@ -138,3 +138,29 @@ def test_bad_account_rows_stop_align(app, ws):
     result = runner.invoke(app, ["align", str(ws), "-s", "plans/fair.yaml"])
     assert result.exit_code == 2
     assert "data/accounts.csv:3: " in result.output and "potential" in result.output
+
+
+def test_quotas_file_feeds_icm_run(app, ws):
+    from icm.cli import app as icm_app
+
+    assert runner.invoke(app, ["quotas", str(ws), "-s", "plans/q.yaml"]).exit_code == 0
+    quotas = (ws / "out" / "quotas" / "quotas.csv").read_text()
+    (ws / "data" / "quotas.csv").write_text(quotas)
+    (ws / "plans" / "ae.yaml").write_text(
+        "id: ae\nname: AE\ncurrency: EUR\neffective: {from: 2024-01-01, to: 2027-12-31}\n"
+        "components:\n"
+        "  - id: new_business\n    attainment_period: quarter\n"
+        "    commission: {tiers: [{from: 0%, rate: 5%}, {from: 100%, rate: 8%}]}\n"
+        "  - id: renewals\n    attainment_period: quarter\n"
+        "    commission: {tiers: [{from: 0%, rate: 2%}, {from: 100%, rate: 3%}]}\n")
+    pd.DataFrame({"txn_id": ["T1"], "date": ["2027-01-15"], "amount": [1000],
+                  "rep_id": ["N1"], "type": ["new"]}).to_csv(ws / "data" / "transactions.csv",
+                                                              index=False)
+    result = runner.invoke(icm_app, ["run", str(ws), "--period", "2027-01"])
+    assert result.exit_code == 0, result.output
+    payouts = pd.read_csv(ws / "out" / "2027-01" / "payouts.csv", dtype=str)
+    row = payouts[(payouts["rep_id"] == "N1") & (payouts["line"] == "new_business")].iloc[0]
+    q = pd.read_csv(ws / "out" / "quotas" / "quotas.csv", dtype=str)
+    expected = q[(q["rep_id"] == "N1") & (q["component"] == "new_business")
+                 & (q["period"] == "2027-Q1")]["amount"].iloc[0]
+    assert row["quota"] == expected
