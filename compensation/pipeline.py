@@ -16,7 +16,7 @@ import pandas as pd
 from compensation.assignments import build_assignments, current_assignments
 from compensation.crediting import credit_lines
 from compensation.earn import bonus_attainment, component_earned, curve_targets, gate_open, spif_rows
-from compensation.errors import HOLD, NOTICE, IcmError, Problem
+from compensation.errors import HOLD, IcmError, Problem
 from compensation.measure import component_credits, period_totals, quotas_for
 from compensation.periods import Calendar, month_first_day, month_index, month_last_day, month_name
 from compensation.plan import Plan
@@ -119,7 +119,7 @@ def calculate(ws: Workspace, period: str, prior: PriorState | None = None, plan_
             ignore_index=True),
         credits=credit_detail(comp_credits, lines, window.calendar, plans),
         settlement=settlement, reps=reps_info,
-        exceptions=exceptions_frame(period, problems, set(inputs.reps["rep_id"])),
+        exceptions=exceptions_frame(period, problems),
         inputs=tuple(inputs.files) + tuple(getattr(plan_set, "files", ())),
     )
 
@@ -218,8 +218,9 @@ def earn_spifs(governing, lines, plans, window):
 
 
 def adjustment_lines(adjustments: pd.DataFrame, prior: PriorState, window: RunWindow):
-    """One line per adjustment row up to the run month; rows of closed months already paid are
-    skipped, new rows dated in a closed month hold the rep (SPEC section 3)."""
+    """One line per adjustment row up to the run month; rows a close already paid are skipped
+    (also those of a skipped month paid in a later one), new rows dated in a closed month
+    hold the rep (SPEC section 3)."""
     problems: list[Problem] = []
     columns = ["rep_id", "attainment_period", "amount", "detail", "_seq"]
     if adjustments.empty:
@@ -234,7 +235,7 @@ def adjustment_lines(adjustments: pd.DataFrame, prior: PriorState, window: RunWi
     for row in adj[closed.to_numpy() & ~already].itertuples():
         problems.append(Problem.hold(
             "adjustments", f"{row.period} is closed; date it in {window.period}", row=row.row, rep_id=row.rep_id))
-    due = adj[~closed.to_numpy()]
+    due = adj[~closed.to_numpy() & ~already]
     out = pd.DataFrame({"rep_id": due["rep_id"].to_numpy(), "attainment_period": due["period"].to_numpy(),
                         "amount": due["cents"].to_numpy(), "detail": due["reason"].to_numpy(),
                         "_seq": due["row"].to_numpy()})
@@ -296,12 +297,9 @@ def credit_detail(comp_credits, lines, calendar, plans) -> pd.DataFrame:
     return out
 
 
-def exceptions_frame(period: str, problems: list[Problem], known_reps: set[str]) -> pd.DataFrame:
-    """exceptions.csv rows; a hold naming a rep that does not exist holds nobody (a notice)."""
-    rows = []
-    for p in problems:
-        severity = p.severity if p.rep_id in known_reps else NOTICE
-        rows.append((period, severity, p.table, p.row, p.txn_id, p.rep_id, p.reason))
+def exceptions_frame(period: str, problems: list[Problem]) -> pd.DataFrame:
+    """exceptions.csv rows (the tables decide hold or notice for reps they do not know)."""
+    rows = [(period, p.severity, p.table, p.row, p.txn_id, p.rep_id, p.reason) for p in problems]
     frame = pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS)).drop_duplicates()
     frame["row"] = pd.array(frame["row"], dtype="Int64")
     return frame.sort_values(["severity", "table", "row", "txn_id", "rep_id", "reason"], kind="stable",
