@@ -229,7 +229,7 @@ def publish(ws: Workspace, result: RunResult, run_id: int, *, statements: bool =
             paused.append(True)
             pause("mid-render")
 
-    render_run(result, staging, statements=statements, progress=progress)
+    render_run(result, staging, statements=statements, progress=progress, run_id=run_id)
     if not paused:
         pause("mid-render")
     (staging / RUN_MARKER).write_text(f"{run_id}\n")
