@@ -188,6 +188,15 @@ def _curve_value(points, cap, attainment: float) -> float:
     return max(value, 0.0)
 
 
+def _text_width(text: str, size: float) -> float:
+    """Approximate advance of `text` in the statement font (for centring SVG labels).
+
+    SVG `text-anchor` makes WeasyPrint paint each label in its own transparency group,
+    which bloats every PDF; labels are placed from this estimate instead.
+    """
+    return len(text) * size * 0.6
+
+
 def _needed_cents(threshold: Decimal, credited: int) -> int:
     return int((threshold - Decimal(credited)).to_integral_value(rounding=ROUND_CEILING))
 
@@ -215,7 +224,9 @@ def _tier_chart(component: Component, fmt: Formatter, credited, quota, attainmen
         start = float(tier.from_)
         end = float(tiers[i + 1].from_) if i + 1 < len(tiers) else top
         tick = fmt.amount(tier.from_) if by_amount else fmt.percent(start, 0)
-        bands.append({"x": round(x0 + start * scale, 1), "w": round((end - start) * scale, 1),
+        x = round(x0 + start * scale, 1)
+        tick_x = x if i == 0 else round(x - _text_width(tick, 8) / 2, 1)
+        bands.append({"x": x, "w": round((end - start) * scale, 1), "tick_x": tick_x,
                       "label": fmt.rate(tier.rate), "tick": tick, "fill": fills[i % len(fills)]})
     marker = x0 + min(max(position, 0.0), top) * scale
     return {"kind": "tiers", "width": 640, "height": 54, "x0": x0, "bands": bands,
@@ -246,8 +257,10 @@ def _curve_chart(component: Component, fmt: Formatter, attainment):
     return {
         "kind": "curve", "width": 640, "height": 118, "x0": x0, "x1": x1, "y0": y0,
         "points": " ".join(f"{px(x)},{py(y)}" for x, y in zip(sample, ys, strict=True)),
-        "grid": [{"y": py(v), "label": fmt.percent(v, 0)} for v in grid_values],
-        "ticks": [{"x": px(x), "label": fmt.percent(x, 0)} for x in xs],
+        "grid": [{"y": py(v), "label": label, "x": round(x0 - 4 - _text_width(label, 7.5), 1)}
+                 for v in grid_values for label in [fmt.percent(v, 0)]],
+        "ticks": [{"x": px(x), "label": label, "tx": round(px(x) - _text_width(label, 7.5) / 2, 1)}
+                  for x in xs for label in [fmt.percent(x, 0)]],
         "marker_x": px(min(float(attainment), top_x)), "marker_y": py(here),
         "marker_label": f"{fmt.percent(attainment)} → {fmt.percent(here)}",
     }
