@@ -154,6 +154,7 @@ _MONEY = {"credited", "quota", "earned_to_date", "paid_to_date", "paid_before", 
 
 
 def icm_version() -> str:
+    """The installed icm version, for the audit trail."""
     try:
         from importlib.metadata import version
 
@@ -213,6 +214,7 @@ class CloseResult:
 
     @property
     def inputs_changed(self) -> bool:
+        """True when any input differs from what the run read."""
         return bool(self.changed)
 
 
@@ -243,8 +245,8 @@ class Ledger:
             raise IcmError(f"ledger URL '{url}' is not valid: {err}") from None
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._sqlite_path = (
-            Path(parsed.database) if self.is_sqlite and parsed.database not in (None, "", ":memory:")
-            else None
+            Path(parsed.database)
+            if self.is_sqlite and parsed.database not in (None, "", ":memory:") else None
         )
         kwargs: dict = {}
         if self.is_sqlite:
@@ -277,7 +279,8 @@ class Ledger:
                             "upgrade icm to use it"
                         )
                 metadata.create_all(conn)
-                if conn.execute(sa.select(sa.func.count()).select_from(schema_version)).scalar() == 0:
+                count = sa.select(sa.func.count()).select_from(schema_version)
+                if conn.execute(count).scalar() == 0:
                     conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
         self._ready = True
 
@@ -292,6 +295,7 @@ class Ledger:
         return self.engine.connect()
 
     def dispose(self) -> None:
+        """Close the connection pool (a file handle on SQLite)."""
         self.engine.dispose()
 
     # -- month order (SPEC section 6) -------------------------------------------------
@@ -338,7 +342,8 @@ class Ledger:
         _month(period)
         conn = self._read()
         if conn is None:
-            raise UsageError(f"{period} has no run to close; run it first (icm run --period {period})")
+            raise UsageError(f"{period} has no run to close; run it first "
+                             f"(icm run --period {period})")
         with self._guard(), conn:
             status = self._check_order(conn, period, "close")
             if period not in status:
@@ -428,7 +433,8 @@ class Ledger:
                 plan_ids=",".join(sorted(result.plans)),
                 total_paid=int(register["amount"].sum()) if len(register) else 0,
                 reps_paid=int((paid_reps > 0).sum()),
-                holds=int(exc.loc[severity == "hold", "rep_id"].dropna().nunique()) if len(exc) else 0,
+                holds=(int(exc.loc[severity == "hold", "rep_id"].dropna().nunique())
+                       if len(exc) else 0),
                 notices=int((severity == "notice").sum()),
             ).returning(runs.c.id)).scalar_one()
             _insert_inputs(conn, run_id, "run", result.inputs)
@@ -436,7 +442,8 @@ class Ledger:
                          run_id, seq=True)
             if checkpoint:
                 checkpoint("mid-commit")
-            _bulk_insert(conn, line_periods, _with(result.line_periods, LINE_PERIOD_COLUMNS), run_id)
+            _bulk_insert(conn, line_periods, _with(result.line_periods, LINE_PERIOD_COLUMNS),
+                         run_id)
             _bulk_insert(conn, settlements, _with(result.settlement, SETTLEMENT_COLUMNS), run_id)
             conn.execute(events.insert().values(
                 at=audit.at, action="run", period=period, run_id=run_id, by=audit.by,
@@ -494,6 +501,7 @@ class Ledger:
             return [_run_info(r) for r in conn.execute(query)]
 
     def run(self, run_id: int) -> RunInfo:
+        """One stored run by id."""
         conn = self._read()
         with self._guard(), conn:
             row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
@@ -523,6 +531,7 @@ class Ledger:
             return _frame(conn, query)[columns]
 
     def inputs(self, run_id: int, stage: str = "run") -> tuple[InputFile, ...]:
+        """The files a run read (`stage="run"`) or found at its close (`"close"`)."""
         conn = self._read()
         with self._guard(), conn:
             rows = conn.execute(sa.select(run_inputs).where(
@@ -553,6 +562,7 @@ class Ledger:
                 line_periods.c.rep_id, line_periods.c.line, line_periods.c.attainment_period))
 
     def settlement(self, period: str, run_id: int | None = None) -> pd.DataFrame:
+        """Settlement rows (balances, draws) of a run (default: the month's current run)."""
         run_id = self._pick(period, run_id)
         query = sa.select(*[settlements.c[c] for c in SETTLEMENT_COLUMNS])
         if run_id is None:
@@ -641,7 +651,8 @@ def _native(series: pd.Series, column: str) -> list:
     return values.where(~mask, None).tolist()
 
 
-def _bulk_insert(conn, table: sa.Table, frame: pd.DataFrame, run_id: int, seq: bool = False) -> None:
+def _bulk_insert(conn, table: sa.Table, frame: pd.DataFrame, run_id: int,
+                 seq: bool = False) -> None:
     """Insert a frame straight through the driver: COPY on PostgreSQL, executemany on SQLite.
 
     SQLAlchemy's per-row parameter handling costs more than the database itself at

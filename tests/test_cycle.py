@@ -135,7 +135,8 @@ def test_same_inputs_give_identical_files_and_rerun_replaces_the_draft(ws):
 
 def test_strict_with_holds_writes_nothing(ws):
     write_earned(ws.root, ROWS + "C,2026-01,1,missing quota\n")
-    with pytest.raises(IcmError, match=r"1 reps held in 2026-01 \(--strict\): nothing was written") as err:
+    with pytest.raises(IcmError,
+                       match=r"1 reps held in 2026-01 \(--strict\): nothing was written") as err:
         cycle.run_period(ws, "2026-01", strict=True)
     assert "earned row 2: rep C: missing quota" in str(err.value)
     assert cycle.history(ws).empty and not ws.out_dir.exists()

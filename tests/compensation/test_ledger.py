@@ -96,8 +96,8 @@ def test_prior_state_sums_closed_runs_only(ledger):
                                       ("A", "adjustment", "adjustment", "2026-02", 75_00, 0)],
                   balances={"A": 40_00})
     # an open draft of March never counts
-    ledger.commit_run(make_result("2026-03", [("A", "nb", "component", "2026-Q1", 9_999_00, 800_00)]),
-                      AUDIT)
+    march = [("A", "nb", "component", "2026-Q1", 9_999_00, 800_00)]
+    ledger.commit_run(make_result("2026-03", march), AUDIT)
     prior = ledger.prior_state("2026-03")
     assert prior.closed_months == frozenset({"2026-01", "2026-02"})
     paid = prior.paid.set_index(["rep_id", "line", "attainment_period"])["amount"].to_dict()
@@ -154,14 +154,16 @@ def test_month_order(ledger):
     with pytest.raises(UsageError, match="^2025-12 is closed"):
         ledger.check_can_run("2025-12")
     with pytest.raises(UsageError, match="^2025-12 is closed"):
-        ledger.commit_run(make_result("2025-12", [("A", "nb", "component", "2025", 1_00, 0)]), AUDIT)
+        ledger.commit_run(make_result("2025-12", [("A", "nb", "component", "2025", 1_00, 0)]),
+                          AUDIT)
     ledger.check_can_run("2026-02")  # skipping a month is allowed
     ledger.commit_run(make_result("2026-02", [("A", "nb", "component", "2026", 1_00, 0)]), AUDIT)
     with pytest.raises(UsageError, match="cannot run 2026-01: 2026-02 already has runs"):
         ledger.check_can_run("2026-01")
     with pytest.raises(UsageError, match="cannot close 2026-01: 2026-02 already has runs"):
         ledger.check_can_close("2026-01")
-    with pytest.raises(UsageError, match="cannot close 2026-03: 2026-02 has runs and is not closed"):
+    with pytest.raises(UsageError,
+                       match="cannot close 2026-03: 2026-02 has runs and is not closed"):
         ledger.check_can_close("2026-03")
     with pytest.raises(UsageError, match="not a month"):
         ledger.check_can_run("2026-13")
@@ -217,7 +219,8 @@ def test_audit_trail_and_inputs(ledger):
     assert done.run.close_fingerprint == result.fingerprint
     hist = ledger.history()
     assert hist[["action", "period", "run_id", "by", "status"]].values.tolist() == [
-        ["run", "2026-01", run_id, "alice", "closed"], ["close", "2026-01", run_id, "bob", "closed"]]
+        ["run", "2026-01", run_id, "alice", "closed"],
+        ["close", "2026-01", run_id, "bob", "closed"]]
 
 
 def test_close_with_changed_inputs_warns_and_records_both(ledger):
@@ -233,7 +236,8 @@ def test_close_with_changed_inputs_warns_and_records_both(ledger):
     )
     assert done.run.fingerprint == result.fingerprint
     assert done.run.close_fingerprint not in (None, result.fingerprint)
-    assert {f.path: f.sha256 for f in ledger.inputs(run_id, "close")}["data/transactions.csv"] == sha("t2")
+    at_close = {f.path: f.sha256 for f in ledger.inputs(run_id, "close")}
+    assert at_close["data/transactions.csv"] == sha("t2")
     assert {f.path: f.sha256 for f in ledger.inputs(run_id)}["data/transactions.csv"] == sha("t")
     assert ledger.history()["note"].tolist()[-1].startswith("inputs changed since the run: ")
     # the closed run's lines are what was reviewed
@@ -258,14 +262,15 @@ def test_newer_schema_version_is_refused(ledger_url):
         conn.execute(sa.text("UPDATE schema_version SET version = :v"), {"v": SCHEMA_VERSION + 1})
     led.dispose()
     with pytest.raises(IcmError, match=rf"written by a newer icm \(ledger schema version "
-                                       rf"{SCHEMA_VERSION + 1}; this icm reads up to {SCHEMA_VERSION}\)"):
+                       rf"{SCHEMA_VERSION + 1}; this icm reads up to {SCHEMA_VERSION}\)"):
         Ledger(ledger_url).history()
 
 
 def test_corrupt_sqlite_file_is_a_clear_error(tmp_path):
     path = tmp_path / "icm.db"
     path.write_bytes(b"this is not a database, it is a spreadsheet someone saved over it" * 100)
-    with pytest.raises(IcmError, match=r"is not a readable SQLite database \(file is not a database\)"):
+    with pytest.raises(IcmError,
+                       match=r"is not a readable SQLite database \(file is not a database\)"):
         Ledger(f"sqlite:///{path}").history()
 
 
