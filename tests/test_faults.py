@@ -210,3 +210,31 @@ def test_history_command_lists_runs_and_closes(ws):
     assert [row[1:5] + row[9:10] for row in rows] == [
         ["run", "2026-01", "1", "closed", "105.00"], ["close", "2026-01", "1", "closed", "105.00"],
         ["run", "2026-02", "2", "draft", "150.00"]]
+
+
+@pytest.mark.parametrize("stage", ["mid-commit", "before-move"])
+def test_sigkill_through_the_icm_command(tmp_path, stage):
+    """The real engine and renderer: a killed `icm run` never leaves a half-written month."""
+    import shutil
+
+    golden = REPO / "tests" / "golden" / "06_cancellation_carry_forward"
+    root = tmp_path / "acme"
+    shutil.copytree(golden, root, ignore=shutil.ignore_patterns("expected", "steps.yaml"))
+    assert _icm("run", str(root), "--period", "2026-02").returncode == 0
+    before = (root / "out" / "2026-02" / "payouts.csv").read_bytes()
+    tx = root / "data" / "transactions.csv"
+    tx.write_text(tx.read_text() + "T9,2026-02-20,1000.00,EUR,A01,new,\n")
+    env = {**os.environ, "ICM_TEST_PAUSE_AT": stage, "ICM_LOCK_TIMEOUT": "0.3"}
+    proc = subprocess.Popen([sys.executable, "-m", "icm", "run", str(root), "--period", "2026-02"],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    wait_for_line(proc, "ICM-PAUSED")
+    proc.kill()
+    proc.communicate()
+    assert (root / "out" / "2026-02" / "payouts.csv").read_bytes() == before
+    runs = [(r.id, r.status) for r in Ledger(f"sqlite:///{root / 'icm.db'}").runs()]
+    assert runs == ([(1, "draft")] if stage == "mid-commit" else [(1, "superseded"), (2, "draft")])
+    done = _icm("close", str(root), "--period", "2026-02")
+    assert done.returncode == 0, done.stderr
+    after = (root / "out" / "2026-02" / "payouts.csv").read_text()
+    assert ("2550.00" in after) == (stage == "before-move")
