@@ -17,6 +17,7 @@ lines list the team's transactions, as credited to the manager).
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import math
@@ -31,11 +32,13 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
-from jinja2 import ChoiceLoader, FileSystemLoader, TemplateSyntaxError, nodes
+from jinja2 import ChoiceLoader, FileSystemLoader, TemplateError, TemplateSyntaxError, nodes
 from jinja2.ext import Extension
 from jinja2.lexer import TOKEN_BLOCK_BEGIN, TOKEN_NAME, Token, TokenStream
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from weasyprint.urls import URLFetcher, URLFetcherResponse, URLFetchingError
 
+from compensation.errors import IcmError
 from compensation.periods import month_index
 from compensation.plan import Component, Plan
 from compensation.results import RunResult
@@ -64,21 +67,20 @@ def statement_path(folder: Path, rep_id: str) -> Path | None:
     return path
 
 
-class AssetFetcher:
+class AssetFetcher(URLFetcher):
     """WeasyPrint URL fetcher that serves only the package's assets; everything else is refused.
 
     Refused URLs are remembered in `refused` (tests and logs); WeasyPrint then renders
-    without the resource.
+    without the resource. No opener is ever used: nothing leaves the process.
     """
 
     def __init__(self, assets_dir: Path = ASSETS_DIR):
+        super().__init__(allowed_protocols=(), allow_redirects=False, fail_on_errors=False)
         self.assets_dir = assets_dir.resolve()
         self.refused: list[str] = []
 
-    def __call__(self, url: str, *args, **kwargs):
+    def fetch(self, url: str, headers=None):
         """Serve an `icm-asset:` URL from the package's assets; refuse anything else."""
-        from weasyprint.urls import URLFetcherResponse, URLFetchingError
-
         path = self._asset(url)
         if path is None:
             self.refused.append(url)
@@ -88,7 +90,13 @@ class AssetFetcher:
             mime = "font/ttf"
         return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
 
-    fetch = __call__
+    def open(self, url, data=None, timeout=None):
+        """Never use urllib's openers (file, http, ftp, data): only `fetch`."""
+        return self.fetch(url.full_url if hasattr(url, "full_url") else url)
+
+    def __call__(self, url: str):
+        """WeasyPrint calls the fetcher itself; same as `fetch`."""
+        return self.fetch(url)
 
     def _asset(self, url: str) -> Path | None:
         if not isinstance(url, str) or not url.startswith(ASSET_SCHEME):
@@ -518,10 +526,16 @@ class _Engine:
         self.font_config = FontConfiguration()
         self.css = CSS(string=stylesheet_text(workspace_templates), url_fetcher=self.fetcher,
                        font_config=self.font_config)
-        self.document = self.env.get_template("document.html")
+        self.document = _template(self.env, "document.html")
+        _template(self.env, "statement.html")  # report a broken override before rendering
 
     def html(self, statements: list[Statement]) -> str:
-        return self.document.render(statements=statements, title="icm statements")
+        try:
+            return self.document.render(statements=statements, title="icm statements")
+        except TemplateError as err:
+            raise IcmError.at(getattr(err, "filename", None) or "templates",
+                              getattr(err, "lineno", None),
+                              f"statement template failed: {err}") from None
 
     def render_batch(self, statements: list[Statement]) -> list[tuple[str, bytes, int]]:
         """Lay the batch out as one document, split it per statement: (rep_id, pdf, pages)."""
@@ -550,7 +564,16 @@ class _Engine:
         return out
 
 
+def _template(env: ImmutableSandboxedEnvironment, name: str):
+    """Load a template; a syntax error is bad input (`file:line: message`), not a crash."""
+    try:
+        return env.get_template(name)
+    except TemplateSyntaxError as err:
+        raise IcmError.at(err.filename or name, err.lineno, err.message or str(err)) from None
+
+
 _ENGINES: dict[tuple[int, str], _Engine] = {}
+atexit.register(_ENGINES.clear)  # drop fontconfig handles before the interpreter tears down
 
 
 def _engine(workspace_templates: Path | None) -> _Engine:

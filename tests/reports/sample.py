@@ -33,7 +33,8 @@ AE_PLAN = {
          "commission": {"method": "retroactive",
                         "tiers": [{"from": "0%", "rate": "5%"}, {"from": "100%", "rate": "8%"},
                                   {"from": "150%", "rate": "10%"}]}},
-        {"id": "renewals", "measure": {"where": {"type": "renewal"}}, "attainment_period": "quarter",
+        {"id": "renewals", "measure": {"where": {"type": "renewal"}},
+         "attainment_period": "quarter",
          "payout_curve": {"weight": "30%", "points": [["0%", "0%"], ["50%", "0%"],
                                                       ["100%", "100%"], ["150%", "200%"]],
                           "cap": "200%"}},
@@ -112,7 +113,8 @@ def line_periods(register: pd.DataFrame) -> pd.DataFrame:
 
 
 def credits() -> pd.DataFrame:
-    # rep, plan, line, period, txn, date, account, type, product, share, mult, credited, reverses, via
+    # rep, plan, line, period, txn, date, account, type, product, share, mult, credited,
+    # reverses, via
     rows = [
         ("A1", "ae-2026", "new_business", "2026", "T2001", "2026-01-20", "ACC-ROSSI-1", "new",
          "Core", 1.0, 1.0, 20_000_000, NA, NA),

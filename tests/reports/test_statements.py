@@ -1,0 +1,144 @@
+import re
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from compensation.errors import IcmError
+from reports import render_statements
+from reports.statements import AssetFetcher, statement_path
+from tests.reports.sample import register_rows, reps, sample_result
+
+
+def pdf_text(path: Path) -> str:
+    text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
+    return re.sub(r"[ \n\u00a0\u202f]+", " ", text)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("statements")
+    result = sample_result(out / "ws")
+    paths = render_statements(result, out, run_id="run-42")
+    return result, {p.stem: pdf_text(p) for p in paths}, paths
+
+
+def test_one_pdf_per_rep_with_lines(rendered):
+    _, texts, paths = rendered
+    assert [p.name for p in paths] == ["A1.pdf", "B2.pdf", "M1.pdf"]
+    assert all(p.parent.name == "statements" for p in paths)
+
+
+def test_italian_statement_figures_and_labels(rendered):
+    result, texts, _ = rendered
+    a1 = texts["A1"]
+    for expected in [
+        "Estratto conto incentivi", "Marzo 2026", "Anna Rossi", "Account Executive FY2026",
+        "Pagato questo mese".upper(), "24.125,00 €", "Maturato da inizio anno".upper(),
+        "46.225,00 €", "Saldo a debito".upper(), "21.600,00 €", "1.250,00 €", "2.000,00 €",
+        "125,00 €", "150,00 €", "-1.000,00 €", "Recupero", "Rettifica",
+        "Il raggiungimento del 108,3% rientra nello scaglione da 100%",
+        "Mancano 200.000,00 € di accreditato per lo scaglione con aliquota 10% (da 150%).",
+        "Mancano 15.000,00 € di accreditato per raggiungere il 100%",
+        "Bonus di 2.000,00 € maturato una volta per trimestre",
+        "SPIF di 250,00 € per ogni transazione accreditata idonea datata dal 1 gen 2026 al",
+        "20 gen 2026", "T2001", "ACC-ROSSI-2", "×1,5", "50%", "520.000,00 €",
+        "Elaborazione run-42", result.fingerprint,
+    ]:
+        assert expected in a1, expected
+    # Data is escaped, never markup: the adjustment reason shows its tags as text.
+    assert "Rettifica: Referral prize <b>March</b>" in a1
+
+
+def test_english_statements_default_locale_team_and_cancellations(rendered):
+    _, texts, _ = rendered
+    b2 = texts["B2"]  # no reps.locale: the workspace's (en)
+    for expected in [
+        "Incentive compensation statement", "March 2026", "€3,000.00", "€5,500.00",
+        "-€2,500.00", "Draw", "recovered from future earnings",
+        "€420,000.00 more credited reaches the 8% tier (from 100%).",
+        "T1003", "cancels T1002", "-€50,000.00", "Total €60,000.00",
+        "Your earnings after balances came to -€2,500.00, below the guaranteed draw of "
+        "€3,000.00",
+    ]:
+        assert expected in b2, expected
+    m1 = texts["M1"]
+    for expected in [
+        "Team revenue", "€575,000.00", "€500,000.00", "115.0%",
+        "Attainment of 115.0% pays 137.5% of your target incentive",
+        "€25,000.00 more credited reaches 120% attainment, paying 150% of target.",
+        "Anna Rossi (A1)", "Ben Carter (B2)", "Total €575,000.00", "€8,750.00",
+    ]:
+        assert expected in m1, expected
+
+
+def test_no_other_reps_transactions(rendered):
+    _, texts, _ = rendered
+    assert "ACC-CARTER" not in texts["A1"] and "T1001" not in texts["A1"]
+    assert "ACC-ROSSI" not in texts["B2"] and "T2001" not in texts["B2"]
+    assert "Maria Bianchi" not in texts["A1"] + texts["B2"]
+
+
+def test_hostile_names_and_rep_ids(tmp_path):
+    register = register_rows()
+    register = register[register["rep_id"] != "M1"]
+    hostile = "<img src='file:///etc/hostname'>"
+    register.loc[register["rep_id"] == "A1", "name"] = hostile
+    register.loc[register["rep_id"] == "B2", "rep_id"] = "../B2"
+    people = reps()
+    people.loc[people["rep_id"] == "A1", "name"] = hostile
+    result = sample_result(tmp_path / "ws", register=register, reps=people)
+    paths = render_statements(result, tmp_path / "out")
+    assert paths == [tmp_path / "out" / "statements" / "A1.pdf"]
+    assert not (tmp_path / "out" / "B2.pdf").exists()
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*.pdf")) == ["A1.pdf"]
+    text = pdf_text(paths[0])
+    assert hostile in text  # shown as text, never an element that fetches a file
+
+
+def test_statement_path_only_safe_rep_ids(tmp_path):
+    assert statement_path(tmp_path, "R-01.a_b") == tmp_path / "R-01.a_b.pdf"
+    for bad in ["../x", "..", ".", "a/b", "a\\b", "", "x y", "é", "/etc/passwd"]:
+        assert statement_path(tmp_path, bad) is None, bad
+
+
+def test_fetcher_serves_only_package_assets():
+    fetcher = AssetFetcher()
+    response = fetcher("icm-asset:fonts/DejaVuSans.ttf")
+    assert response.read()[:4] == b"\x00\x01\x00\x00"
+    for url in ["file:///etc/hostname", "http://example.com/x.css", "https://example.com/",
+                "data:text/plain,hi", "icm-asset:../statements.py",
+                "icm-asset:fonts/../../statements.py", "icm-asset:/etc/hostname",
+                "icm-asset:fonts/missing.ttf"]:
+        with pytest.raises(Exception, match="refused"):
+            fetcher(url)
+    assert len(fetcher.refused) == 8
+
+
+def test_workspace_template_override_stays_escaped_and_sandboxed(tmp_path):
+    ws = tmp_path / "ws"
+    (ws / "templates").mkdir(parents=True)
+    (ws / "templates" / "statement.html").write_text(
+        "<h1>Custom {{ st.rep.name|safe }}</h1>"
+        "<img src='file:///etc/hostname'><img src='http://127.0.0.1:9/x.png'>"
+        "<p>{{ st.summary.paid }}</p>")
+    register = register_rows()
+    register = register[register["rep_id"] == "B2"].copy()
+    register["name"] = "<b>Ben</b>"
+    result = sample_result(ws, register=register)
+    from reports import statements as st
+
+    st._ENGINES.clear()
+    [path] = render_statements(result, tmp_path / "out")
+    text = pdf_text(path)
+    assert "Custom <b>Ben</b>" in text and "€3,000.00" in text
+    engine = next(iter(st._ENGINES.values()))
+    assert "file:///etc/hostname" in engine.fetcher.refused
+    assert "http://127.0.0.1:9/x.png" in engine.fetcher.refused
+
+    (ws / "templates" / "statement.html").write_text(
+        "line one\n{% autoescape false %}{{ st.rep.name }}{% endautoescape %}")
+    st._ENGINES.clear()
+    with pytest.raises(IcmError, match=r"statement.html:2: .*autoescape"):
+        render_statements(result, tmp_path / "out2")
+    st._ENGINES.clear()
