@@ -30,6 +30,7 @@ from compensation.periods import month_index
 from compensation.results import InputFile, PriorState, RunResult
 
 SCHEMA_VERSION = 1
+_PG_LOCK_KEY = 0x1C0_1ED6  # advisory lock id of ledger writes
 CHUNK = 10_000  # rows per executemany batch: bounded memory, few round trips
 
 DRAFT = "draft"
@@ -284,6 +285,14 @@ class Ledger:
                     conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
         self._ready = True
 
+    def _serialise(self, conn) -> None:
+        """One writer at a time on a shared PostgreSQL ledger, even from two workspaces.
+
+        (SQLite files are per workspace, serialised by the workspace lock.)
+        """
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+
     def _guard(self):
         return _DatabaseErrors(self)
 
@@ -420,6 +429,7 @@ class Ledger:
         register = result.register
         self._ensure_schema()
         with self._guard(), self.engine.begin() as conn:
+            self._serialise(conn)
             self._check_order(conn, period, "run")
             old = [r.id for r in conn.execute(
                 sa.select(runs.c.id).where(runs.c.period == period, runs.c.status == DRAFT))]
@@ -462,6 +472,7 @@ class Ledger:
         _month(period)
         self.check_can_close(period)
         with self._guard(), self.engine.begin() as conn:
+            self._serialise(conn)
             self._check_order(conn, period, "close")
             row = conn.execute(sa.select(runs).where(
                 runs.c.period == period, runs.c.status == DRAFT).order_by(runs.c.id.desc())).first()

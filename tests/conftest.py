@@ -17,11 +17,12 @@ def _postgres_url(worker: str) -> str | None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def ledger_url(request, tmp_path, worker_id):
+def ledger_url(request, tmp_path):
     """A fresh, empty ledger URL on SQLite and, with ICM_TEST_POSTGRES_URL, on PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'icm.db'}"
         return
+    worker_id = os.environ.get("PYTEST_XDIST_WORKER", "main")
     url = _postgres_url(worker_id)
     if url is None:
         pytest.skip("ICM_TEST_POSTGRES_URL is not set")
