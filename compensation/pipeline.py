@@ -213,7 +213,7 @@ def earn_spifs(governing, lines, plans, window):
     sums = earned.groupby(["rep_id", "line", "attainment_period"], as_index=False)["earned_to_date"].sum()
     rows = rows.merge(sums, on=["rep_id", "line", "attainment_period"], how="outer")
     rows["kind"] = "spif"
-    rows["earned_to_date"] = rows["earned_to_date"].fillna(0).astype("int64")
+    rows["earned_to_date"] = pd.to_numeric(rows["earned_to_date"]).fillna(0).astype("int64")
     return rows
 
 

@@ -80,7 +80,12 @@ def validate(
     """Check plans, scenario files and tables without running anything."""
     from compensation.validate import validate_workspace
 
-    report = validate_workspace(_workspace(workspace))
+    from territories.scenario import load_scenario
+
+    ws = _workspace(workspace)
+    report = validate_workspace(ws)
+    for path in report.scenarios:
+        load_scenario(path, ws.root)
     console.print(f"{len(report.plans)} plans, {len(report.scenarios)} scenario files, "
                   f"{report.rows} data rows checked.")
     _print_problems(report.problems)
@@ -157,6 +162,43 @@ def explain(
 
     result = dry_run(_workspace(workspace), period)
     console.print(explain_rep(result, rep), highlight=False)
+
+
+@app.command()
+def statements(
+    workspace: Workspace = Path("."),
+    period: Period = ...,
+    rep: Annotated[list[str] | None, typer.Option("--rep", "-r", help="Only these rep_ids (repeatable).")] = None,
+):
+    """Render PDF statements of the month's committed run into out/PERIOD/statements/."""
+    from compensation.ledger import Ledger
+    from icm.cycle import dry_run
+    from reports import render_statements
+    from rich.progress import Progress
+
+    ws = _workspace(workspace)
+    ledger = Ledger(ws.ledger_url)
+    try:
+        run_info = ledger.latest_run(period)
+    finally:
+        ledger.dispose()
+    if run_info is None:
+        raise IcmError(f"{period} has no run yet; run `icm run {workspace} --period {period}` first")
+    result = dry_run(ws, period)
+    if result.fingerprint != run_info.fingerprint:
+        raise IcmError(
+            f"the inputs changed since run {run_info.id} of {period}, so its statements cannot be rendered "
+            f"from them; {'run the month again' if run_info.status != 'closed' else 'restore the inputs of the close'} "
+            f"(see `icm diff {workspace} --period {period}`)")
+    unknown = sorted(set(rep or ()) - set(result.register["rep_id"]))
+    if unknown:
+        raise IcmError(f"no lines for rep {', '.join(unknown)} in {period}; check --rep")
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("statements", total=None)
+        written = render_statements(result, ws.out_dir / period, reps=rep,
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                                    run_id=run_info.id)
+    console.print(f"{len(written)} statements of run {run_info.id} in {ws.out_dir / period / 'statements'}")
 
 
 def main() -> None:
