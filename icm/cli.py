@@ -120,6 +120,7 @@ def run(
     from icm.cycle import run_period
 
     outcome = run_period(_workspace(workspace), period, strict=strict, statements=statements, by=by)
+    _say_healed(outcome.healed)
     result = outcome.result
     paid = result.register.groupby("rep_id")["amount"].sum()
     console.print(
@@ -127,6 +128,11 @@ def run(
         f"{_money(int(paid.sum()))} ; {len(result.exceptions)} exceptions "
         f"({len(result.held_reps)} reps held). Files in {outcome.out_dir}"
     )
+
+
+def _say_healed(healed) -> None:
+    for period in healed:
+        err_console.print(f"[yellow]note:[/] re-rendered out/{period} from its committed run (an earlier command stopped before writing it)")
 
 
 def _money(cents: int) -> str:
@@ -145,6 +151,7 @@ def close(
     from icm.cycle import close_period
 
     outcome = close_period(_workspace(workspace), period, by=by)
+    _say_healed(outcome.healed)
     console.print(f"Closed {period} (run {outcome.run_id}).")
     for warning in getattr(outcome, "warnings", ()):
         err_console.print(f"[yellow]warning:[/] {warning}")
