@@ -1,0 +1,51 @@
+"""The reports of real runs: golden case 6 (cancellation, carry-forward, recovery) via `icm`."""
+
+import re
+import shutil
+from pathlib import Path
+
+from pypdf import PdfReader
+from typer.testing import CliRunner
+
+from icm.cli import app
+
+CASE = Path(__file__).resolve().parents[1] / "golden" / "06_cancellation_carry_forward"
+
+
+def icm(*args):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, f"{args}: {result.output}\n{result.exception!r}"
+
+
+def text(path: Path) -> str:
+    raw = "\n".join(page.extract_text() for page in PdfReader(path).pages)
+    return re.sub(r"[ \n\u00a0\u202f]+", " ", raw)
+
+
+def test_statements_workbook_and_payroll_of_real_runs(tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(CASE, ws, ignore=shutil.ignore_patterns("expected", "steps.yaml"))
+    icm("run", ws, "--period", "2026-02")
+    icm("close", ws, "--period", "2026-02")
+    icm("run", ws, "--period", "2026-04", "--statements")
+    april = ws / "out" / "2026-04"
+    assert (april / "payouts.csv").read_bytes() == (CASE / "expected" / "2026-04.csv").read_bytes()
+    assert (april / "payroll.csv").read_text() == "rep_id,name,email,period,currency,amount\n"
+    assert (april / "payouts.xlsx").is_file()
+    page = text(april / "statements" / "A01.pdf")
+    for expected in ["Ada Rossi", "April 2026", "Bookings", "-€2,000.00", "Carry-forward",
+                     "Total paid this month €0.00", "BALANCE OWED €2,000.00",
+                     "T1", "T2", "C1", "cancels T1", "Total €10,000.00",
+                     "5% on all €10,000.00 credited."]:
+        assert expected in page, expected
+
+    icm("close", ws, "--period", "2026-04")
+    icm("run", ws, "--period", "2026-05", "--statements")
+    may = ws / "out" / "2026-05"
+    assert (may / "payroll.csv").read_text() == (
+        "rep_id,name,email,period,currency,amount\nA01,Ada Rossi,,2026-05,EUR,1000.00\n")
+    page = text(may / "statements" / "A01.pdf")
+    for expected in ["May 2026", "€3,000.00", "Recovery", "-€2,000.00",
+                     "Recovers the €2,000.00 you owed from earlier months",
+                     "Total paid this month €1,000.00", "Total €70,000.00"]:
+        assert expected in page, expected
