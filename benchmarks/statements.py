@@ -12,6 +12,7 @@ is per page). The last line is `icm_s_per_page= naive_s_per_page= ratio= pages=`
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import tempfile
 import time
@@ -145,19 +146,26 @@ def main() -> None:
     t_build = time.perf_counter() - t0
     out = Path(tempfile.mkdtemp(prefix="icm-bench-"))
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     pages = 0
     for rep_id, pdf, n_pages in render_pdfs(statements, workers=args.workers):
         (out / f"{rep_id}.pdf").write_bytes(pdf)
         pages += n_pages
     t_icm = time.perf_counter() - t0 + t_build
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_icm = time.process_time() - cpu0 + t_build + children.ru_utime + children.ru_stime
     icm_per_page = t_icm / pages
     print(f"icm: {len(statements)} statements, {pages} pages in {t_icm:.1f} s "
           f"(contexts {t_build:.1f} s) with {args.workers} workers -> {out}")
 
     count = min(args.baseline_reps, len(statements))
+    cpu0 = time.process_time()
     t_naive, naive_pages = naive(statements, count)
+    cpu_naive = time.process_time() - cpu0
     naive_per_page = t_naive / naive_pages
     print(f"naive: {count} statements, {naive_pages} pages in {t_naive:.1f} s")
+    print(f"cpu seconds per page: icm {cpu_icm / pages:.4f} (all processes), "
+          f"naive {cpu_naive / naive_pages:.4f}")
     print(f"icm_s_per_page={icm_per_page:.4f} naive_s_per_page={naive_per_page:.4f} "
           f"ratio={naive_per_page / icm_per_page:.1f} pages={pages}")
 
