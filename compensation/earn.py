@@ -117,12 +117,14 @@ def curve_targets(rows: pd.DataFrame, candidates: pd.DataFrame, assignments: pd.
     sums = parts.assign(value=value * 100).groupby(keys)["value"].sum()
     index = pd.MultiIndex.from_frame(rows[keys])
     approx = sums.reindex(index).fillna(0.0).to_numpy()
+    groups: dict = {}
 
     def exact(i: int) -> Decimal:
-        rep_id, line, period = index[i]
-        group = parts[(parts["rep_id"] == rep_id) & (parts["line"] == line) & (parts["attainment_period"] == period)]
+        if not groups:  # built on first use: most runs never need it
+            groups.update(parts.groupby(keys, sort=False).indices)
+        rows_of = groups.get(index[i], ())
         return sum((to_decimal(g.target_incentive) * g.weight * g.share * g.days / g.period_days
-                    for g in group.itertuples()), Decimal(0))
+                    for g in parts.iloc[rows_of].itertuples()), Decimal(0))
 
     return approx, exact
 
