@@ -28,8 +28,10 @@ def invoke(args: list[str]):
 
 def diff(expected: str, actual: str, name: str) -> str:
     lines = difflib.unified_diff(
-        expected.splitlines(keepends=True), actual.splitlines(keepends=True),
-        fromfile=f"expected/{name}", tofile=f"out/{name}",
+        expected.splitlines(keepends=True),
+        actual.splitlines(keepends=True),
+        fromfile=f"expected/{name}",
+        tofile=f"out/{name}",
     )
     return "".join(lines) or f"(texts differ only in bytes: {expected!r} vs {actual!r})"
 
@@ -79,8 +81,11 @@ def test_golden(case: Path, tmp_path: Path):
         exc_wanted = exc_file.read_bytes() if exc_file.exists() else EXCEPTIONS_HEADER.encode()
         exc_actual = (ws / "out" / month / "exceptions.csv").read_bytes()
         if exc_actual != exc_wanted:
-            problems.append(diff(exc_wanted.decode(), exc_actual.decode(), f"{month}/exceptions.csv"))
-    assert not problems, "\n".join(problems)
+            problems.append(
+                diff(exc_wanted.decode(), exc_actual.decode(), f"{month}/exceptions.csv")
+            )
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
 
 
 def test_every_worked_example_has_a_case():

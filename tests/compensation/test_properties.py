@@ -22,7 +22,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.compensation.test_rules import (
-    close, read_csv, register, run, txns_csv, write_table, write_ws,
+    close,
+    read_csv,
+    register,
+    run,
+    txns_csv,
+    write_ws,
 )
 
 PLAN = """
@@ -47,7 +52,10 @@ components:
   - id: expansion_curve
     measure: {where: {type: expansion}}
     attainment_period: month
-    payout_curve: {weight: 20%, points: [[0%, 0%], [50%, 20%], [100%, 100%], [150%, 180%]], cap: 180%}
+    payout_curve:
+      weight: 20%
+      points: [[0%, 0%], [50%, 20%], [100%, 100%], [150%, 180%]]
+      cap: 180%
 bonuses:
   - {id: q_kicker, component: new_business, min_attainment: 100%, per: quarter, amount: 500}
 spifs:
@@ -63,34 +71,66 @@ QUOTAS = (
     "B01,renewals,2026-Q3,12000\nB01,renewals,2026-Q4,12000\nB01,expansion_curve,2026,96000\n"
 )
 MONTHS = [f"2026-{m:02d}" for m in range(1, 13)]
-COMPONENT_KINDS = {"new_business", "renewals", "expansion_curve", "q_kicker", "platform_spif", "adjustment"}
+COMPONENT_KINDS = {
+    "new_business",
+    "renewals",
+    "expansion_curve",
+    "q_kicker",
+    "platform_spif",
+    "adjustment",
+}
 # No shrinking (each example is a few icm runs) and no example database: fast, repeatable.
-FAST = settings(max_examples=20, deadline=None, database=None, derandomize=True,
-                phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))
+FAST = settings(
+    max_examples=20,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=list(HealthCheck),
+)
 
 # A transaction: (rep, month 1-6, day, amount in cents, type, product). B01 starts 2026-02-10.
 txn = st.tuples(
-    st.sampled_from(["A01", "B01"]), st.integers(2, 6), st.integers(10, 28),
-    st.integers(1, 6_000_000), st.sampled_from(["new", "renewal", "expansion"]),
+    st.sampled_from(["A01", "B01"]),
+    st.integers(2, 6),
+    st.integers(10, 28),
+    st.integers(1, 6_000_000),
+    st.sampled_from(["new", "renewal", "expansion"]),
     st.sampled_from(["Platform", "Core"]),
 )
 adjustment = st.tuples(st.sampled_from(["A01", "B01"]), st.integers(3, 6), st.integers(1, 50_000))
 
 
+def money(value: int) -> str:
+    return f"{value // 100}.{value % 100:02d}"
+
+
 def transactions_text(txns, cancel: set[int]) -> str:
     rows = []
     for i, (rep, month, day, cents, kind, product) in enumerate(txns):
-        rows.append(f"T{i},2026-{month:02d}-{day:02d},{cents // 100}.{cents % 100:02d},EUR,{rep},{kind},{product},")
+        rows.append(
+            f"T{i},2026-{month:02d}-{day:02d},{money(cents)},EUR,{rep},{kind},{product},"
+        )
         if i in cancel:  # cancelled in the next month, well within any window
-            rows.append(f"C{i},2026-{month + 1:02d}-05,-{cents // 100}.{cents % 100:02d},EUR,{rep},cancellation,,T{i}")
+            rows.append(
+                f"C{i},2026-{month + 1:02d}-05,-{money(cents)},EUR,{rep},cancellation,,T{i}"
+            )
     return txns_csv(*rows, header="txn_id,date,amount,currency,rep_id,type,product,reverses")
 
 
 def build(root: Path, txns, adjustments, cancel=frozenset(), draw=False) -> Path:
     adj = "rep_id,period,amount,reason\n" + "".join(
-        f"{rep},2026-{m:02d},{c // 100}.{c % 100:02d},bonus {i}\n" for i, (rep, m, c) in enumerate(adjustments))
-    return write_ws(root, {"mix": PLAN + (DRAW if draw else "")}, reps=REPS, quotas=QUOTAS,
-                    transactions=transactions_text(txns, set(cancel)), adjustments=adj)
+        f"{rep},2026-{m:02d},{c // 100}.{c % 100:02d},bonus {i}\n"
+        for i, (rep, m, c) in enumerate(adjustments)
+    )
+    return write_ws(
+        root,
+        {"mix": PLAN + (DRAW if draw else "")},
+        reps=REPS,
+        quotas=QUOTAS,
+        transactions=transactions_text(txns, set(cancel)),
+        adjustments=adj,
+    )
 
 
 def cycle(ws: Path, months: list[str]) -> list[list[dict[str, str]]]:
@@ -133,9 +173,13 @@ def schedule(subset: list[int]) -> list[str]:
 
 
 @FAST
-@given(txns=st.lists(txn, min_size=1, max_size=6), adjustments=st.lists(adjustment, max_size=2),
-       cancel=st.sets(st.integers(0, 5), max_size=2),
-       months=st.lists(st.integers(1, 10), min_size=1, max_size=2), draw=st.booleans())
+@given(
+    txns=st.lists(txn, min_size=1, max_size=6),
+    adjustments=st.lists(adjustment, max_size=2),
+    cancel=st.sets(st.integers(0, 5), max_size=2),
+    months=st.lists(st.integers(1, 10), min_size=1, max_size=2),
+    draw=st.booleans(),
+)
 def test_register_invariants_and_spreading_runs(txns, adjustments, cancel, months, draw):
     """A few runs (each closed) vs one December run of the same inputs.
 
@@ -166,7 +210,9 @@ def check_register_invariants(ws: Path, runs: list[str], registers) -> None:
         for r in reg:
             per_rep[r["rep_id"]] += cents(r["amount"])
             if r["earned_to_date"]:
-                assert cents(r["amount"]) == cents(r["earned_to_date"]) - cents(r["paid_to_date"]), r
+                assert cents(r["amount"]) == cents(r["earned_to_date"]) - cents(
+                    r["paid_to_date"]
+                ), r
                 assert cents(r["paid_to_date"]) == paid_so_far[(r["rep_id"], r["line"])], (month, r)
         assert all(total >= 0 for total in per_rep.values()), (month, per_rep)
         for r in reg:
@@ -179,9 +225,13 @@ def check_register_invariants(ws: Path, runs: list[str], registers) -> None:
 
 def test_spreading_over_every_month_matches_a_single_run(tmp_path):
     """Every month from January to June, then December, against one December run."""
-    txns = [("A01", 2, 14, 9_000_000, "new", "Platform"), ("B01", 3, 11, 2_500_000, "renewal", "Core"),
-            ("A01", 5, 20, 12_345_677, "new", "Core"), ("B01", 4, 10, 1_000_001, "expansion", "Platform"),
-            ("A01", 6, 12, 4_400_000, "renewal", "Core")]
+    txns = [
+        ("A01", 2, 14, 9_000_000, "new", "Platform"),
+        ("B01", 3, 11, 2_500_000, "renewal", "Core"),
+        ("A01", 5, 20, 12_345_677, "new", "Core"),
+        ("B01", 4, 10, 1_000_001, "expansion", "Platform"),
+        ("A01", 6, 12, 4_400_000, "renewal", "Core"),
+    ]
     adjustments = [("A01", 4, 12_550), ("B01", 6, 99)]
     every = cycle(build(tmp_path / "every", txns, adjustments), MONTHS[:6] + ["2026-12"])
     once = cycle(build(tmp_path / "once", txns, adjustments), ["2026-12"])
@@ -200,11 +250,15 @@ def test_same_inputs_give_byte_identical_payouts(txns, cancel):
         shutil.copytree(first, second, ignore=shutil.ignore_patterns("out", "*.db"))
         run(second, "2026-06")
         assert (second / "out" / "2026-06" / "payouts.csv").read_bytes() == (
-            first / "out" / "2026-06" / "payouts.csv").read_bytes()
+            first / "out" / "2026-06" / "payouts.csv"
+        ).read_bytes()
 
 
 def test_rerunning_an_open_month_gives_the_same_bytes(tmp_path):
-    txns = [("A01", 2, 14, 9_000_000, "new", "Platform"), ("B01", 3, 11, 2_500_000, "renewal", "Core")]
+    txns = [
+        ("A01", 2, 14, 9_000_000, "new", "Platform"),
+        ("B01", 3, 11, 2_500_000, "renewal", "Core"),
+    ]
     ws = build(tmp_path, txns, [("A01", 4, 12_550)], {1})
     run(ws, "2026-06")
     before = (ws / "out" / "2026-06" / "payouts.csv").read_bytes()
