@@ -20,12 +20,14 @@ from compensation.results import RunResult
 
 
 def money(cents) -> str:
+    """Cents as `1,234.56`, or `-` when blank."""
     if cents is None or cents is pd.NA or (isinstance(cents, float) and np.isnan(cents)):
         return "-"
     return f"{cents_to_decimal(int(cents)):,}"
 
 
 def pct(value) -> str:
+    """A fraction as a percentage with up to four decimals."""
     if value is None or value != value:
         return "-"
     return f"{float(value) * 100:.4f}".rstrip("0").rstrip(".") + "%"
@@ -44,7 +46,9 @@ def explain_rep(result: RunResult, rep_id: str) -> str:
         out.append(f"plan {plan.id} ({plan.name}), currency {plan.currency}, pays {plan.payout_frequency}")
     ex = result.exceptions[result.exceptions["rep_id"] == rep_id]
     for row in ex.itertuples():
-        out.append(f"  {row.severity.upper()}: {row.table} row {row.row if row.row is not pd.NA else '-'}: {row.reason}")
+        out.append(
+            f"  {row.severity.upper()}: {row.table} row {row.row if row.row is not pd.NA else '-'}: {row.reason}"
+        )
     if rep_id in result.held_reps:
         out.append("HELD: no lines are paid this run until the problems above are fixed.")
         return "\n".join(out)
@@ -61,9 +65,13 @@ def explain_rep(result: RunResult, rep_id: str) -> str:
     return "\n".join(out)
 
 
-def _explain_line(result: RunResult, plan: Plan | None, line, periods: pd.DataFrame, credits: pd.DataFrame) -> list[str]:
+def _explain_line(
+    result: RunResult, plan: Plan | None, line, periods: pd.DataFrame, credits: pd.DataFrame
+) -> list[str]:
     out = ["", f"{line.kind} {line.line}"]
-    owner = next((p for p in result.plans.values() if line.line in p.line_ids and (plan is None or p.id == plan.id)), None)
+    owner = next(
+        (p for p in result.plans.values() if line.line in p.line_ids and (plan is None or p.id == plan.id)), None
+    )
     owner = owner or next((p for p in result.plans.values() if line.line in p.line_ids), None)
     if line.kind == "component" and owner is not None:
         comp = owner.component(line.line)
@@ -76,19 +84,25 @@ def _explain_line(result: RunResult, plan: Plan | None, line, periods: pd.DataFr
             cancel = f" cancels {c.reverses}" if isinstance(c.reverses, str) else ""
             ccy = c.currency if isinstance(c.currency, str) else (plan.currency if plan else "")
             out.append(
-                f"    {pd.Timestamp(c.date):%Y-%m-%d} {c.txn_id} account {c.account_id or '-'} {c.type or '-'}{cancel}{via}: "
+                f"    {pd.Timestamp(c.date):%Y-%m-%d} {c.txn_id} account {c.account_id or '-'} "
+                f"{c.type or '-'}{cancel}{via}: "
                 f"{c.amount:,.2f} {ccy} x share {c.share:g} x multiplier {c.multiplier:g} x fx {c.fx_rate:g} "
-                f"= {money(c.credited)}")
+                f"= {money(c.credited)}"
+            )
         if line.kind == "component" and owner is not None:
             out.append("    " + _arithmetic(owner.component(line.line), period))
         elif line.kind == "bonus":
             out.append(f"    bonus earned to date {money(period.earned_to_date)}")
         else:
             out.append(f"    SPIF earned to date {money(period.earned_to_date)}")
-        out.append(f"    earned to date {money(period.earned_to_date)} - paid before {money(period.paid_before)} "
-                   f"= {money(period.amount)}")
-    out.append(f"  line {line.line}: earned to date {money(line.earned_to_date)} - paid to date "
-               f"{money(line.paid_to_date)} = {money(line.amount)}")
+        out.append(
+            f"    earned to date {money(period.earned_to_date)} - paid before {money(period.paid_before)} "
+            f"= {money(period.amount)}"
+        )
+    out.append(
+        f"  line {line.line}: earned to date {money(line.earned_to_date)} - paid to date "
+        f"{money(line.paid_to_date)} = {money(line.amount)}"
+    )
     return out
 
 
@@ -115,7 +129,7 @@ def _arithmetic(comp: Component, period) -> str:
     credited = int(period.credited) if period.credited == period.credited else 0
     quota = period.quota
     att = period.attainment
-    head = (f"credited {money(credited)} / quota {money(quota) if quota == quota else '-'} = attainment {pct(att)}; ")
+    head = f"credited {money(credited)} / quota {money(quota) if quota == quota else '-'} = attainment {pct(att)}; "
     if comp.commission:
         c = comp.commission
         position = credited / 100 if c.basis == "amount" else (att if att == att else 0.0)
@@ -140,15 +154,19 @@ def _explain_settlement(result: RunResult, rep_id: str, register: pd.DataFrame) 
     out = [""]
     for adj in register[register["kind"] == "adjustment"].itertuples():
         out.append(f"adjustment {money(adj.amount)}")
-    details = result.line_periods[(result.line_periods["rep_id"] == rep_id) & (result.line_periods["kind"] == "adjustment")]
+    details = result.line_periods[
+        (result.line_periods["rep_id"] == rep_id) & (result.line_periods["kind"] == "adjustment")
+    ]
     for d in details.itertuples():
         out.append(f"  {d.attainment_period}: {d.detail}")
     if not s.empty:
         r = s.iloc[0]
         out.append(
-            f"settlement: earned {money(r.earned)} - balance owed before {money(r.balance_before)} = net {money(r.net)}; "
-            f"floor {money(r.floor)}{' (draw active)' if r.draw_active else ''}; pay = max(net, floor) = {money(r.pay)}; "
-            f"balance owed after {money(r.balance_after)}")
+            f"settlement: earned {money(r.earned)} - balance owed before {money(r.balance_before)} "
+            f"= net {money(r.net)}; floor {money(r.floor)}{' (draw active)' if r.draw_active else ''}; "
+            f"pay = max(net, floor) = {money(r.pay)}; "
+            f"balance owed after {money(r.balance_after)}"
+        )
     for line in register[register["kind"].isin(["recovery", "draw", "carry_forward"])].itertuples():
         out.append(f"{line.line} {money(line.amount)}")
     out.append(f"paid this month: {format_cents(int(register['amount'].sum()))} {register['currency'].iloc[0]}")

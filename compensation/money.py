@@ -36,6 +36,7 @@ def round_decimal_cents(value: Decimal) -> int:
 
 
 def cents_to_decimal(cents: int) -> Decimal:
+    """Integer cents as a two-place Decimal."""
     return (Decimal(int(cents)) / 100).quantize(CENT)
 
 

@@ -31,14 +31,17 @@ def month_index(text: str) -> int:
 
 
 def month_name(index: int) -> str:
+    """Month index -> `2026-03`."""
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def month_first_day(index: int) -> date:
+    """First calendar day of a month index."""
     return date(index // 12, index % 12 + 1, 1)
 
 
 def month_last_day(index: int) -> date:
+    """Last calendar day of a month index."""
     return month_first_day(index + 1) - timedelta(days=1)
 
 

@@ -69,9 +69,7 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 def check_id(value: str) -> str:
     """Ids name files, ledger lines and payroll rows: letters, digits, '.', '_' and '-' only."""
     if not ID_PATTERN.fullmatch(value):
-        raise ValueError(
-            "has characters that are not allowed; use only letters, digits, '.', '_' and '-'"
-        )
+        raise ValueError("has characters that are not allowed; use only letters, digits, '.', '_' and '-'")
     return value
 
 
@@ -91,6 +89,8 @@ PeriodKind = Literal["month", "quarter", "year"]
 
 
 class Model(BaseModel):
+    """Base of every plan model: frozen, unknown keys rejected."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
@@ -118,6 +118,8 @@ class Tier(Model):
 
 
 class Commission(Model):
+    """Tiered commission: retroactive or marginal, on attainment or on amount."""
+
     method: Literal["retroactive", "marginal"] = "retroactive"
     basis: Literal["attainment", "amount"] = "attainment"
     tiers: tuple[Tier, ...] = Field(min_length=1)
@@ -154,11 +156,15 @@ class PayoutCurve(Model):
 
 
 class Gate(Model):
+    """Holds a component at 0 until another component's attainment reaches a bar."""
+
     component: str
     min_attainment: Percent = Field(ge=0)
 
 
 class Component(Model):
+    """One paid component: what it measures, over which period, and how it pays."""
+
     id: Id
     measure: Measure = Field(default_factory=Measure)
     quota: str | None = None
@@ -186,6 +192,8 @@ class Component(Model):
 
 
 class Bonus(Model):
+    """A fixed amount, once per period, when a component's attainment reaches a bar."""
+
     id: Id
     component: str
     min_attainment: Percent = Field(ge=0)
@@ -194,6 +202,8 @@ class Bonus(Model):
 
 
 class Spif(Model):
+    """A fixed amount per credited transaction matching `where` inside a date window."""
+
     id: Id
     where: Where = Field(default_factory=dict)
     per_transaction: Amount = Field(gt=0)
@@ -208,16 +218,22 @@ class Spif(Model):
 
 
 class Draw(Model):
+    """A guaranteed minimum for a new assignment's first payout periods."""
+
     amount: Amount = Field(gt=0)
     recoverable: bool = True
     periods: int = Field(ge=1)
 
 
 class Clawback(Model):
+    """How long after a deal a cancellation still reverses its credit."""
+
     window_days: int = Field(ge=0)
 
 
 class Effective(Model):
+    """The dates a plan is meant for (informational; reps rows decide assignment)."""
+
     from_: date = Field(alias="from")
     to: date | None = None
 
@@ -257,7 +273,9 @@ class Plan(Model):
             seen.add(line_id)
         for c in self.components:
             if c.gate and c.gate.component not in ids:
-                raise ValueError(f"component '{c.id}' is gated on '{c.gate.component}', which is not a component of this plan")
+                raise ValueError(
+                    f"component '{c.id}' is gated on '{c.gate.component}', which is not a component of this plan"
+                )
         for b in self.bonuses:
             if b.component not in ids:
                 raise ValueError(f"bonus '{b.id}' refers to '{b.component}', which is not a component of this plan")
@@ -277,7 +295,9 @@ class Plan(Model):
     @property
     def line_ids(self) -> tuple[str, ...]:
         """Register line ids in plan order: components, bonuses, SPIFs."""
-        return tuple(c.id for c in self.components) + tuple(b.id for b in self.bonuses) + tuple(s.id for s in self.spifs)
+        return (
+            tuple(c.id for c in self.components) + tuple(b.id for b in self.bonuses) + tuple(s.id for s in self.spifs)
+        )
 
 
 RESERVED_LINES = ("adjustment", "recovery", "draw", "carry_forward")

@@ -17,8 +17,17 @@ from compensation.settings import Workspace
 
 # payouts.csv columns, in order (SPEC section 6).
 REGISTER_COLUMNS = (
-    "period", "rep_id", "name", "line", "credited", "quota", "attainment",
-    "earned_to_date", "paid_to_date", "amount", "currency",
+    "period",
+    "rep_id",
+    "name",
+    "line",
+    "credited",
+    "quota",
+    "attainment",
+    "earned_to_date",
+    "paid_to_date",
+    "amount",
+    "currency",
 )
 EXCEPTION_COLUMNS = ("period", "severity", "table", "row", "txn_id", "rep_id", "reason")
 
@@ -44,14 +53,29 @@ class PriorState:
     """
 
     closed_months: frozenset[str] = frozenset()
-    paid: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        {"rep_id": pd.Series(dtype=object), "line": pd.Series(dtype=object),
-         "attainment_period": pd.Series(dtype=object), "amount": pd.Series(dtype="int64")}))
-    balances: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        {"rep_id": pd.Series(dtype=object), "balance": pd.Series(dtype="int64")}))
-    paid_adjustments: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        {"rep_id": pd.Series(dtype=object), "period": pd.Series(dtype=object),
-         "amount": pd.Series(dtype="int64"), "reason": pd.Series(dtype=object)}))
+    paid: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            {
+                "rep_id": pd.Series(dtype=object),
+                "line": pd.Series(dtype=object),
+                "attainment_period": pd.Series(dtype=object),
+                "amount": pd.Series(dtype="int64"),
+            }
+        )
+    )
+    balances: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"rep_id": pd.Series(dtype=object), "balance": pd.Series(dtype="int64")})
+    )
+    paid_adjustments: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            {
+                "rep_id": pd.Series(dtype=object),
+                "period": pd.Series(dtype=object),
+                "amount": pd.Series(dtype="int64"),
+                "reason": pd.Series(dtype=object),
+            }
+        )
+    )
 
 
 @dataclass(frozen=True)

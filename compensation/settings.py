@@ -57,5 +57,5 @@ class Workspace:
         url = self.settings.ledger
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
-            return prefix + str((self.root / url[len(prefix):]).resolve())
+            return prefix + str((self.root / url[len(prefix) :]).resolve())
         return url

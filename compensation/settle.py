@@ -20,8 +20,9 @@ EARNED_KINDS = ("component", "bonus", "spif", "adjustment")
 SETTLEMENT_LINES = ("recovery", "draw", "carry_forward")
 
 
-def true_up(line_periods: pd.DataFrame, paid: pd.DataFrame, fy_periods: set[str],
-            kinds: Mapping[str, str]) -> pd.DataFrame:
+def true_up(
+    line_periods: pd.DataFrame, paid: pd.DataFrame, fy_periods: set[str], kinds: Mapping[str, str]
+) -> pd.DataFrame:
     """Rule 8: amount = rounded earned-to-date minus what closed months paid, per period.
 
     Keys that closed months paid but that earn nothing now (a plan or data change) come
@@ -50,8 +51,9 @@ def draw_active(current: pd.DataFrame, plans: Mapping[str, Plan], calendar: Cale
     return pd.Series((elapsed >= 1) & (elapsed <= periods), index=current.index)
 
 
-def settle(earned: pd.Series, balances: pd.DataFrame, current: pd.DataFrame, active: pd.Series,
-           plans: Mapping[str, Plan]) -> pd.DataFrame:
+def settle(
+    earned: pd.Series, balances: pd.DataFrame, current: pd.DataFrame, active: pd.Series, plans: Mapping[str, Plan]
+) -> pd.DataFrame:
     """Rule 9 per rep: net = earned - balance owed; pay = max(net, draw floor); new balance."""
     frame = pd.DataFrame({"earned": earned.astype("int64")})
     frame["balance_before"] = balances.set_index("rep_id")["balance"].reindex(frame.index).fillna(0).astype("int64")
@@ -72,22 +74,40 @@ def settlement_lines(settlement: pd.DataFrame) -> pd.DataFrame:
     s = settlement
     recovery = s[s["balance_before"] != 0].assign(line="recovery", amount=lambda f: -f["balance_before"])
     top_up = s[s["pay"] > s["net"]].assign(
-        line=lambda f: np.where(f["draw_active"], "draw", "carry_forward"), amount=lambda f: f["pay"] - f["net"])
+        line=lambda f: np.where(f["draw_active"], "draw", "carry_forward"), amount=lambda f: f["pay"] - f["net"]
+    )
     out = pd.concat([recovery, top_up], ignore_index=True)
     return out[["rep_id", "line", "amount"]].assign(kind=out["line"])
 
 
-def register(period: str, line_periods: pd.DataFrame, adjustments: pd.DataFrame, extra: pd.DataFrame,
-             reps: pd.DataFrame, current: pd.DataFrame, plans: Mapping[str, Plan], current_periods: pd.DataFrame,
-             ) -> pd.DataFrame:
-    """payouts.csv rows: per rep, the current plan's components (always), other lines that move
-    money this run, adjustments, then recovery and draw or carry_forward (SPEC section 6)."""
+def register(
+    period: str,
+    line_periods: pd.DataFrame,
+    adjustments: pd.DataFrame,
+    extra: pd.DataFrame,
+    reps: pd.DataFrame,
+    current: pd.DataFrame,
+    plans: Mapping[str, Plan],
+    current_periods: pd.DataFrame,
+) -> pd.DataFrame:
+    """Lay out payouts.csv rows in SPEC section 6 order.
+
+    Per rep: the current plan's components (always), other lines that move money this
+    run, adjustments, then recovery and draw or carry_forward.
+    """
     lp = line_periods
-    sums = lp.groupby(["rep_id", "line", "kind"], as_index=False, sort=False)[
-        ["earned_to_date", "paid_before", "amount"]].sum().rename(columns={"paid_before": "paid_to_date"})
-    plan_lines = pd.DataFrame([(pid, line, i) for pid, p in plans.items() for i, line in enumerate(p.line_ids)],
-                              columns=["plan_id", "line", "_in_plan"])
-    sums = sums.assign(plan_id=sums["rep_id"].map(current["plan_id"])).merge(plan_lines, on=["plan_id", "line"], how="left")
+    sums = (
+        lp.groupby(["rep_id", "line", "kind"], as_index=False, sort=False)[["earned_to_date", "paid_before", "amount"]]
+        .sum()
+        .rename(columns={"paid_before": "paid_to_date"})
+    )
+    plan_lines = pd.DataFrame(
+        [(pid, line, i) for pid, p in plans.items() for i, line in enumerate(p.line_ids)],
+        columns=["plan_id", "line", "_in_plan"],
+    )
+    sums = sums.assign(plan_id=sums["rep_id"].map(current["plan_id"])).merge(
+        plan_lines, on=["plan_id", "line"], how="left"
+    )
     in_plan = sums["_in_plan"].notna().to_numpy()
     sums = sums.drop(columns=["plan_id", "_in_plan"])
     is_component = (sums["kind"] == "component").to_numpy()
@@ -101,34 +121,39 @@ def register(period: str, line_periods: pd.DataFrame, adjustments: pd.DataFrame,
     missing = wanted.merge(lines[["rep_id", "line"]], how="left", indicator=True)
     missing = missing[missing["_merge"] == "left_only"].drop(columns="_merge")
     if len(missing):
-        lines = pd.concat([lines, missing.assign(kind="component", earned_to_date=0, paid_to_date=0, amount=0)],
-                          ignore_index=True)
+        lines = pd.concat(
+            [lines, missing.assign(kind="component", earned_to_date=0, paid_to_date=0, amount=0)], ignore_index=True
+        )
     adj = adjustments.assign(kind="adjustment", line="adjustment")
     lines = pd.concat([lines, adj, extra], ignore_index=True)
 
     kind_rank = {"component": 0, "bonus": 1, "spif": 2, "adjustment": 3, "recovery": 4, "draw": 5, "carry_forward": 5}
     lines["_kind"] = lines["kind"].map(kind_rank)
-    lines = lines.assign(plan_id=lines["rep_id"].map(current["plan_id"])).merge(plan_lines, on=["plan_id", "line"], how="left")
+    lines = lines.assign(plan_id=lines["rep_id"].map(current["plan_id"])).merge(
+        plan_lines, on=["plan_id", "line"], how="left"
+    )
     lines["_in_plan"] = lines["_in_plan"].fillna(1000)
     lines["_group"] = np.where(lines["_kind"] <= 2, 0, lines["_kind"])
     lines["_seq"] = pd.to_numeric(lines["_seq"], errors="coerce").fillna(0) if "_seq" in lines else 0
     lines = lines.sort_values(["rep_id", "_group", "_in_plan", "_kind", "line", "_seq"], kind="stable")
 
-    out = pd.DataFrame({
-        "period": period,
-        "rep_id": lines["rep_id"].to_numpy(),
-        "name": lines["rep_id"].map(reps.set_index("rep_id")["name"]).to_numpy(),
-        "line": lines["line"].to_numpy(),
-        "credited": pd.array(lines["credited"], dtype="Int64"),
-        "quota": pd.array(np.floor(lines["quota"].to_numpy(dtype=float) + 0.5), dtype="Int64"),
-        "attainment": lines["attainment"].to_numpy(dtype=float),
-        "earned_to_date": pd.array(lines["earned_to_date"], dtype="Int64"),
-        "paid_to_date": pd.array(lines["paid_to_date"], dtype="Int64"),
-        "amount": pd.array(lines["amount"], dtype="Int64"),
-        "currency": lines["rep_id"].map(current["currency"]).to_numpy(),
-        "kind": lines["kind"].to_numpy(),
-        "plan_id": lines["rep_id"].map(current["plan_id"]).to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "period": period,
+            "rep_id": lines["rep_id"].to_numpy(),
+            "name": lines["rep_id"].map(reps.set_index("rep_id")["name"]).to_numpy(),
+            "line": lines["line"].to_numpy(),
+            "credited": pd.array(lines["credited"], dtype="Int64"),
+            "quota": pd.array(np.floor(lines["quota"].to_numpy(dtype=float) + 0.5), dtype="Int64"),
+            "attainment": lines["attainment"].to_numpy(dtype=float),
+            "earned_to_date": pd.array(lines["earned_to_date"], dtype="Int64"),
+            "paid_to_date": pd.array(lines["paid_to_date"], dtype="Int64"),
+            "amount": pd.array(lines["amount"], dtype="Int64"),
+            "currency": lines["rep_id"].map(current["currency"]).to_numpy(),
+            "kind": lines["kind"].to_numpy(),
+            "plan_id": lines["rep_id"].map(current["plan_id"]).to_numpy(),
+        }
+    )
     blank = out["kind"].isin(("adjustment", *SETTLEMENT_LINES))
     out.loc[blank, ["earned_to_date", "paid_to_date"]] = pd.NA
     return out.reset_index(drop=True)

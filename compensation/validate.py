@@ -15,6 +15,8 @@ from compensation.tables import load_inputs
 
 @dataclass(frozen=True)
 class ValidationReport:
+    """What `icm validate` found: plans, scenario files, rows read and row problems."""
+
     plans: dict[str, Plan]
     scenarios: tuple[Path, ...]
     rows: int

@@ -50,7 +50,8 @@ def _handled(fn):
                 traceback.print_exc()
             err_console.print(
                 f"internal error: {type(exc).__name__}: {exc} (set ICM_DEBUG=1 for details)",
-                highlight=False, markup=False,
+                highlight=False,
+                markup=False,
             )
             raise typer.Exit(1) from None
 
@@ -69,7 +70,10 @@ def init(directory: Annotated[Path, typer.Argument(help="Folder to create.")]):
     from compensation.workspace import init_workspace
 
     created = init_workspace(directory)
-    console.print(f"Created workspace [bold]{directory}[/] ({len(created)} files). Next: add data, then `icm validate {directory}`.")
+    console.print(
+        f"Created workspace [bold]{directory}[/] ({len(created)} files). "
+        f"Next: add data, then `icm validate {directory}`."
+    )
 
 
 @app.command()
@@ -79,15 +83,15 @@ def validate(
 ):
     """Check plans, scenario files and tables without running anything."""
     from compensation.validate import validate_workspace
-
     from territories.scenario import load_scenario
 
     ws = _workspace(workspace)
     report = validate_workspace(ws)
     for path in report.scenarios:
         load_scenario(path, ws.root)
-    console.print(f"{len(report.plans)} plans, {len(report.scenarios)} scenario files, "
-                  f"{report.rows} data rows checked.")
+    console.print(
+        f"{len(report.plans)} plans, {len(report.scenarios)} scenario files, {report.rows} data rows checked."
+    )
     _print_problems(report.problems)
     if strict and any(p.severity == "hold" for p in report.problems):
         raise IcmError(f"{sum(p.severity == 'hold' for p in report.problems)} row problems hold reps (--strict)")
@@ -100,7 +104,15 @@ def _print_problems(problems) -> None:
     from rich.table import Table
 
     holds = sum(p.severity == "hold" for p in problems)
-    table = Table("severity", "table", "row", "txn_id", "rep_id", "reason", title=f"{len(problems)} data problems ({holds} hold a rep)")
+    table = Table(
+        "severity",
+        "table",
+        "row",
+        "txn_id",
+        "rep_id",
+        "reason",
+        title=f"{len(problems)} data problems ({holds} hold a rep)",
+    )
     for p in problems[:50]:
         table.add_row(p.severity, p.table, str(p.row or ""), p.txn_id or "", p.rep_id or "", p.reason)
     console.print(table)
@@ -132,7 +144,10 @@ def run(
 
 def _say_healed(healed) -> None:
     for period in healed:
-        err_console.print(f"[yellow]note:[/] re-rendered out/{period} from its committed run (an earlier command stopped before writing it)")
+        err_console.print(
+            f"[yellow]note:[/] re-rendered out/{period} from its committed run "
+            "(an earlier command stopped before writing it)"
+        )
 
 
 def _money(cents: int) -> str:
@@ -178,10 +193,11 @@ def statements(
     rep: Annotated[list[str] | None, typer.Option("--rep", "-r", help="Only these rep_ids (repeatable).")] = None,
 ):
     """Render PDF statements of the month's committed run into out/PERIOD/statements/."""
+    from rich.progress import Progress
+
     from compensation.ledger import Ledger
     from icm.cycle import dry_run
     from reports import render_statements
-    from rich.progress import Progress
 
     ws = _workspace(workspace)
     ledger = Ledger(ws.ledger_url)
@@ -196,15 +212,20 @@ def statements(
         raise IcmError(
             f"the inputs changed since run {run_info.id} of {period}, so its statements cannot be rendered "
             f"from them; {'run the month again' if run_info.status != 'closed' else 'restore the inputs of the close'} "
-            f"(see `icm diff {workspace} --period {period}`)")
+            f"(see `icm diff {workspace} --period {period}`)"
+        )
     unknown = sorted(set(rep or ()) - set(result.register["rep_id"]))
     if unknown:
         raise IcmError(f"no lines for rep {', '.join(unknown)} in {period}; check --rep")
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("statements", total=None)
-        written = render_statements(result, ws.out_dir / period, reps=rep,
-                                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                                    run_id=run_info.id)
+        written = render_statements(
+            result,
+            ws.out_dir / period,
+            reps=rep,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            run_id=run_info.id,
+        )
     console.print(f"{len(written)} statements of run {run_info.id} in {ws.out_dir / period / 'statements'}")
 
 
