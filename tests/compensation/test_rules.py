@@ -158,7 +158,8 @@ def test_missing_or_zero_quota_holds_only_that_rep(tmp_path):
         ),
         quotas="rep_id,component,period,amount\nA01,new_business,2026,100000\nC01,new_business,2026,0",
     )
-    run(ws, "2026-01")
+    result = run(ws, "2026-01")
+    assert re.search(r"\b2 reps held", result.output), result.output
     assert paid_reps(ws, "2026-01") == {"A01"}
     assert row(ws, "2026-01", "A01", "new_business")["amount"] == "2500.00"
     held = holds(ws, "2026-01")
@@ -887,3 +888,53 @@ def test_adjustment_dated_in_a_skipped_month_is_paid_once(tmp_path):
     close(ws, "2026-03")
     run(ws, "2026-04")
     assert amounts(ws, "2026-04") == {("A01", "bookings"): "0.00"}
+
+
+def test_register_rows_follow_rep_then_plan_order(tmp_path):
+    """Rows: rep_id, then components, bonuses, SPIFs in plan order, then adjustment, draw."""
+    ordered = plan(
+        "ord",
+        """
+        - id: zeta
+          measure: {where: {type: new}}
+          commission: {tiers: [{from: 0%, rate: 5%}]}
+        - id: alpha
+          measure: {where: {type: renewal}}
+          commission: {tiers: [{from: 0%, rate: 5%}]}
+        """,
+        """
+        bonuses:
+          - {id: kick, component: zeta, min_attainment: 10%, per: year, amount: 100}
+        spifs:
+          - {id: a_spif, where: {product: Platform}, per_transaction: 50}
+        draw: {amount: 5000, recoverable: true, periods: 2}
+        """,
+    )
+    ws = write_ws(
+        tmp_path,
+        {"ord": ordered},
+        reps=reps_csv("B01,Bruno,ord,2026-01-01,", "A01,Ada,ord,2026-01-01,"),
+        transactions=txns_csv(
+            "T1,2026-01-10,20000,EUR,B01,new,Platform",
+            "T2,2026-01-10,20000,EUR,A01,new,Platform",
+            "T3,2026-01-11,1000,EUR,A01,renewal,Core",
+            header="txn_id,date,amount,currency,rep_id,type,product",
+        ),
+        quotas=QUOTAS_HEADER + "A01,zeta,2026,100000\nB01,zeta,2026,100000",
+        adjustments="rep_id,period,amount,reason\nA01,2026-01,25,expenses",
+    )
+    run(ws, "2026-01")
+    rows = [(r["rep_id"], r["line"], r["amount"]) for r in register(ws, "2026-01")]
+    assert rows == [
+        ("A01", "zeta", "1000.00"),
+        ("A01", "alpha", "50.00"),
+        ("A01", "kick", "100.00"),
+        ("A01", "a_spif", "50.00"),
+        ("A01", "adjustment", "25.00"),
+        ("A01", "draw", "3775.00"),
+        ("B01", "zeta", "1000.00"),
+        ("B01", "alpha", "0.00"),
+        ("B01", "kick", "100.00"),
+        ("B01", "a_spif", "50.00"),
+        ("B01", "draw", "3850.00"),
+    ]
