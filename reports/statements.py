@@ -24,11 +24,11 @@ import math
 import mimetypes
 import os
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import pandas as pd
@@ -381,63 +381,77 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return [{k: _none(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
+def _grouped(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, list[dict]]:
+    """Rows as plain dicts (NA -> None) grouped by `keys`, in frame order: one pass."""
+    out: dict[tuple, list[dict]] = {}
+    for record in _records(frame):
+        out.setdefault(tuple(record.get(k) for k in keys), []).append(record)
+    return out
+
+
 def build_statements(result: RunResult, reps: Collection[str] | None = None, *,
                      run_id: str | None = None) -> list[Statement]:
     """One Statement per rep with register lines (in register order), `reps` only if given."""
-    register = result.register
-    if reps is not None:
-        register = register[register["rep_id"].isin(set(reps))]
-    rep_ids = list(dict.fromkeys(register["rep_id"].tolist()))
-    wanted = set(rep_ids)
+    return list(iter_statements(result, reps, run_id=run_id))
+
+
+def statement_reps(result: RunResult, reps: Collection[str] | None = None) -> list[str]:
+    """The reps that get a statement: those with register lines (only `reps` if given)."""
+    ids = dict.fromkeys(result.register["rep_id"].tolist())
+    return [r for r in ids if reps is None or r in set(reps)]
+
+
+def iter_statements(result: RunResult, reps: Collection[str] | None = None, *,
+                    run_id: str | None = None) -> Iterator[Statement]:
+    """Statements one by one, so rendering can start before the last one is built."""
+    wanted = set(statement_reps(result, reps))
+    register = result.register[result.register["rep_id"].isin(wanted)]
     info = result.reps.drop_duplicates("rep_id", keep="last").set_index("rep_id")
     names = info["name"].to_dict() if "name" in info else {}
-    settlement = result.settlement.drop_duplicates("rep_id", keep="last").set_index("rep_id")
+    rep_info_of = info.to_dict("index")
+    settle_of = (result.settlement.drop_duplicates("rep_id", keep="last")
+                 .set_index("rep_id").to_dict("index"))
     credits = result.credits[result.credits["rep_id"].isin(wanted)]
-    credit_groups = {k: g for k, g in credits.groupby("rep_id", sort=False)}
-    lp = result.line_periods[result.line_periods["rep_id"].isin(wanted)]
-    lp_groups = {k: g for k, g in lp.groupby("rep_id", sort=False)}
+    credits = credits.sort_values(["date", "txn_id"], kind="stable")
+    period_key = "attainment_period" if "attainment_period" in credits else "line"
+    credits_of = _grouped(credits, ["rep_id", "line", period_key])
+    lp_of = _grouped(result.line_periods[result.line_periods["rep_id"].isin(wanted)],
+                     ["rep_id"])
     run_month = month_index(result.period)
     calendar = result.workspace.calendar
     default_locale = result.workspace.settings.locale
     fingerprint = result.fingerprint
-    empty = credits.iloc[0:0]
 
-    statements = []
-    for rep_id, rows in register.groupby("rep_id", sort=False):
-        first = rows.iloc[0]
-        rep_info = info.loc[rep_id] if rep_id in info.index else None
-        locale = pick_locale(_none(rep_info.get("locale")) if rep_info is not None else None,
-                             default_locale)
+    for (rep_id,), records in _grouped(register, ["rep_id"]).items():
+        first = records[0]
+        rep_info = rep_info_of.get(rep_id) or {}
+        locale = pick_locale(_none(rep_info.get("locale")), default_locale)
         currency = str(first["currency"])
         fmt = Formatter(locale, currency)
         labels = fmt.labels
-        plan_id = _none(first.get("plan_id")) or (
-            _none(rep_info.get("plan_id")) if rep_info is not None else None)
+        plan_id = first.get("plan_id") or _none(rep_info.get("plan_id"))
         plan = result.plans.get(plan_id) if plan_id else None
-        settle_row = (settlement.loc[rep_id].to_dict() if rep_id in settlement.index else None)
-        rep_credits = credit_groups.get(rep_id, empty)
-        rep_lp = lp_groups.get(rep_id, result.line_periods.iloc[0:0])
-        records = _records(rows)
+        settle_row = settle_of.get(rep_id)
+        rep_lp = lp_of.get((rep_id,), [])
         att_by_line = {r["line"]: r["attainment"] for r in records
                        if r["kind"] == "component" and r["attainment"] is not None}
-        reasons = iter(rep_lp[rep_lp["kind"] == "adjustment"]["detail"].tolist())
+        reasons = iter([c.get("detail") for c in rep_lp if c.get("kind") == "adjustment"])
+        component_ids = {c.id for c in plan.components} if plan is not None else set()
 
         lines, components = [], []
         for r in records:
             kind, line = r["kind"], r["line"]
-            name = LINE_NAMES[locale].get(line, _title(line)) if kind not in EARNING_KINDS \
-                else _title(line)
-            component = None
-            if kind == "component" and plan is not None and line in plan.line_ids[
-                    :len(plan.components)]:
-                component = plan.component(line)
+            name = (_title(line) if kind in EARNING_KINDS
+                    else LINE_NAMES[locale].get(line, _title(line)))
+            component = plan.component(line) if kind == "component" and line in component_ids \
+                else None
             if component is not None:
                 explain, nxt = _component_sentences(component, plan, fmt, r, att_by_line)
                 why = explain[0]
             else:
                 reason = next(reasons, None) if kind == "adjustment" else None
                 why = _other_sentence(kind, line, plan, fmt, r["amount"], settle_row,
-                                      None if reason is None else str(_none(reason) or ""))
+                                      None if reason is None else str(reason))
                 explain, nxt = [why], None
             lines.append({"name": name, "amount": fmt.money(r["amount"] or 0), "why": why})
             if kind != "component":
@@ -449,22 +463,18 @@ def build_statements(result: RunResult, reps: Collection[str] | None = None, *,
                 chart = _tier_chart(component, fmt, r["credited"], r["quota"], r["attainment"])
             elif component is not None:
                 chart = _curve_chart(component, fmt, r["attainment"])
-            txns = rep_credits[rep_credits["line"] == line]
-            if current_period is not None and "attainment_period" in txns:
-                txns = txns[txns["attainment_period"] == current_period]
-            txns = txns.sort_values(["date", "txn_id"], kind="stable")
-            team = bool("via_rep_id" in txns and txns["via_rep_id"].notna().any())
+            key = current_period if period_key == "attainment_period" else line
+            txns = credits_of.get((rep_id, line, key), [])
             txn_rows = []
-            for t in _records(txns):
-                reverses = t.get("reverses")
-                via = t.get("via_rep_id")
+            for t in txns:
+                reverses, via = t.get("reverses"), t.get("via_rep_id")
+                share, multiplier = t.get("share"), t.get("multiplier")
                 txn_rows.append({
                     "date": fmt.date(t.get("date")), "txn_id": t.get("txn_id") or "",
                     "account": t.get("account_id") or "", "type": t.get("type") or "",
                     "via": f"{names.get(via, via)} ({via})" if via else "",
-                    "share": fmt.percent(t.get("share"), 0) if t.get("share") is not None else "",
-                    "multiplier": ("×" + fmt.number(t.get("multiplier"))
-                                   if t.get("multiplier") is not None else ""),
+                    "share": fmt.percent(share, 0) if share is not None else "",
+                    "multiplier": "×" + fmt.number(multiplier) if multiplier is not None else "",
                     "credited": fmt.money(t.get("credited")),
                     "cancel": labels["cancellation_of"].format(txn=reverses) if reverses else "",
                 })
@@ -474,31 +484,31 @@ def build_statements(result: RunResult, reps: Collection[str] | None = None, *,
                 "attainment": fmt.percent(c.get("attainment")),
                 "earned_to_date": fmt.money(c.get("earned_to_date")),
                 "paid_before": fmt.money(c.get("paid_before")), "amount": fmt.money(c["amount"]),
-            } for c in _records(rep_lp[rep_lp["line"] == line])]
+            } for c in rep_lp if c.get("line") == line]
             components.append({
                 "name": name, "amount": fmt.money(r["amount"] or 0),
                 "credited": fmt.money(r["credited"]), "quota": fmt.money(r["quota"]),
                 "attainment": fmt.percent(r["attainment"]),
                 "period_label": fmt.period(current_period) if current_period else "",
                 "explain": explain, "next": nxt, "chart": chart, "calc": calc,
-                "txns": txn_rows, "team": team,
-                "txn_total": fmt.money(int(txns["credited"].sum())) if len(txns) else "",
+                "txns": txn_rows, "team": any(t.get("via_rep_id") for t in txns),
+                "txn_total": fmt.money(sum(int(t["credited"]) for t in txns)) if txns else "",
             })
 
-        paid = int(rows["amount"].sum())
-        earning = rows[rows["kind"].isin(EARNING_KINDS)]["earned_to_date"]
-        earned_ytd = int(earning.sum()) if earning.notna().any() else 0
+        paid = sum(int(r["amount"] or 0) for r in records)
+        earned = [r["earned_to_date"] for r in records
+                  if r["kind"] in EARNING_KINDS and r["earned_to_date"] is not None]
+        earned_ytd = sum(int(v) for v in earned)
         balance = int(_none(settle_row.get("balance_after")) or 0) if settle_row else 0
         footer_bits = [f"{labels['footer_generated']} · {labels['period']} {result.period}"]
         if run_id:
             footer_bits.append(f"{labels['footer_run']} {run_id}")
         footer_bits.append(f"{labels['footer_inputs']} {fingerprint}")
-        rep_name = str(first["name"]) if _none(first["name"]) is not None else rep_id
-        email = _none(rep_info.get("email")) if rep_info is not None else None
+        rep_name = str(first["name"]) if first.get("name") is not None else rep_id
         context = {
             "labels": labels, "locale": locale, "period": result.period,
             "period_label": fmt.period(result.period), "currency": currency,
-            "rep": {"rep_id": rep_id, "name": rep_name, "email": email},
+            "rep": {"rep_id": rep_id, "name": rep_name, "email": _none(rep_info.get("email"))},
             "plan": {"id": plan_id or "", "name": plan.name if plan is not None else plan_id},
             "summary": {"paid": fmt.money(paid), "earned_ytd": fmt.money(earned_ytd),
                         "balance": fmt.money(max(balance, 0)), "owed": balance > 0,
@@ -506,9 +516,7 @@ def build_statements(result: RunResult, reps: Collection[str] | None = None, *,
                                                else "balance_note_none"]},
             "lines": lines, "components": components, "footer": " · ".join(footer_bits),
         }
-        statements.append(Statement(rep_id, locale, f"{labels['title']} {result.period} "
-                                    f"{rep_name}", context))
-    return statements
+        yield Statement(rep_id, locale, f"{labels['title']} {result.period} {rep_name}", context)
 
 
 # ---------------------------------------------------------------- rendering
@@ -587,23 +595,53 @@ def _render_batch(statements: list[Statement], workspace_templates: Path | None)
     return _engine(workspace_templates).render_batch(statements)
 
 
-def render_pdfs(statements: list[Statement], *, workspace_templates: Path | None = None,
-                workers: int | None = None, batch_size: int = BATCH_SIZE,
+def _pool_context():
+    """Workers start from a clean fork server with this module preloaded.
+
+    Plain fork would copy the caller's threads' locks (Rich's refresh thread, loggers,
+    database pools); spawn would re-import WeasyPrint in every worker.
+    """
+    if "forkserver" in get_all_start_methods():
+        context = get_context("forkserver")
+        context.set_forkserver_preload(["reports.statements"])
+        return context
+    return get_context("spawn")
+
+
+def _chunks(items: Iterable[Statement], size: int) -> Iterator[list[Statement]]:
+    chunk: list[Statement] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def render_pdfs(statements: Iterable[Statement], *, total: int | None = None,
+                workspace_templates: Path | None = None, workers: int | None = None,
+                batch_size: int = BATCH_SIZE,
                 progress: Callable[[int, int], None] | None = None,
                 ) -> Iterator[tuple[str, bytes, int]]:
-    """Yield (rep_id, pdf bytes, pages) per statement, batches spread over processes."""
-    total = len(statements)
+    """Yield (rep_id, pdf bytes, pages) per statement; batches are spread over processes.
+
+    `statements` may be a generator (give `total`): batches go to the workers as soon as
+    they are built, so building contexts overlaps with rendering.
+    """
+    if total is None:
+        statements = list(statements)
+        total = len(statements)
     if not total:
         return
     workers = workers or min(os.cpu_count() or 1, 8)
     # Even batches, at least one per worker, each no bigger than batch_size.
     count = max(math.ceil(total / batch_size), min(workers, math.ceil(total / 8)))
-    size = math.ceil(total / count)
-    batches = [statements[i:i + size] for i in range(0, total, size)]
+    batches = _chunks(statements, math.ceil(total / count))
     done = 0
     if progress:
         progress(0, total)
-    if workers <= 1 or len(batches) == 1:
+    if workers <= 1 or count == 1:
         for batch in batches:
             for item in _render_batch(batch, workspace_templates):
                 done += 1
@@ -611,8 +649,8 @@ def render_pdfs(statements: list[Statement], *, workspace_templates: Path | None
             if progress:
                 progress(done, total)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(batches)),
-                             mp_context=get_context("fork")) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, count),
+                             mp_context=_pool_context()) as pool:
         futures = [pool.submit(_render_batch, batch, workspace_templates) for batch in batches]
         for future in as_completed(futures):
             for item in future.result():
@@ -631,17 +669,18 @@ def render_statements(result: RunResult, target_dir: Path, reps: Collection[str]
     """
     folder = Path(target_dir) / "statements"
     folder.mkdir(parents=True, exist_ok=True)
-    statements = []
-    for statement in build_statements(result, reps, run_id=run_id):
-        if statement_path(folder, statement.rep_id) is None:
-            LOG.warning("no statement for rep_id %r: not a valid file name", statement.rep_id)
-            continue
-        statements.append(statement)
-    templates = result.workspace.templates_dir
+    rep_ids = []
+    for rep_id in statement_reps(result, reps):
+        if statement_path(folder, rep_id) is None:
+            LOG.warning("no statement for rep_id %r: not a valid file name", rep_id)
+        else:
+            rep_ids.append(rep_id)
     written = {}
-    for rep_id, pdf, _pages in render_pdfs(statements, workspace_templates=templates,
-                                           workers=workers, progress=progress):
+    for rep_id, pdf, _pages in render_pdfs(
+            iter_statements(result, rep_ids, run_id=run_id), total=len(rep_ids),
+            workspace_templates=result.workspace.templates_dir, workers=workers,
+            progress=progress):
         path = statement_path(folder, rep_id)
         path.write_bytes(pdf)
         written[rep_id] = path
-    return [written[s.rep_id] for s in statements if s.rep_id in written]
+    return [written[r] for r in rep_ids if r in written]

@@ -142,3 +142,24 @@ def test_workspace_template_override_stays_escaped_and_sandboxed(tmp_path):
     with pytest.raises(IcmError, match=r"statement.html:2: .*autoescape"):
         render_statements(result, tmp_path / "out2")
     st._ENGINES.clear()
+
+
+def test_batches_in_worker_processes_match_single_statement_pages(tmp_path):
+    from reports.statements import build_statements, render_pdfs
+
+    statements = build_statements(sample_result(tmp_path))
+    seen = []
+    out = list(render_pdfs(statements * 2, workers=2, batch_size=3,
+                           progress=lambda done, total: seen.append((done, total))))
+    assert sorted(rep for rep, _, _ in out) == ["A1", "A1", "B2", "B2", "M1", "M1"]
+    assert seen[0] == (0, 6) and seen[-1] == (6, 6)
+    names = {"A1": "Anna Rossi", "B2": "Ben Carter", "M1": "Maria Bianchi"}
+    pages = {rep: n for rep, _, n in out}
+    for i, (rep, pdf, n) in enumerate(out):
+        path = tmp_path / f"{i}.pdf"
+        path.write_bytes(pdf)
+        assert len(PdfReader(path).pages) == n == pages[rep]
+        text = pdf_text(path)
+        assert names[rep] in text
+        if rep != "M1":  # the manager's page names the team, nobody else's does
+            assert all(other not in text for key, other in names.items() if key != rep)
