@@ -263,7 +263,7 @@ def _leaver(tmp_path: Path, *txns: str) -> Path:
     )
 
 
-def test_leaver_gets_a_prorated_target_and_no_lines_once_gone(tmp_path):
+def test_leaver_gets_a_prorated_target_and_lines_only_when_money_moves(tmp_path):
     # C1 on 2026-06-10 is 36 days after T2 (2026-05-05): outside the 30-day window.
     ws = _leaver(tmp_path, "C1,2026-06-10,-20000,EUR,A01,cancellation,T2")
     # May: A01 is assigned 04-01..05-20, 50 of Q2's 91 days: target 60,000 x 50% x 1/4 x 50/91
@@ -284,6 +284,17 @@ def test_leaver_gets_a_prorated_target_and_no_lines_once_gone(tmp_path):
     run(ws, "2026-06")
     assert {r["rep_id"] for r in register(ws, "2026-06")} == {"B01"}
     assert notices(ws, "2026-06") == [("transactions", "T3", "A01"), ("transactions", "C1", "A01")]
+    close(ws, "2026-06")
+    # July: a late deal dated 2026-05-15, inside her assignment, moves money: bookings
+    # (20,000 + 10,000) x 5% = 1,500 - 1,000 paid = 500. renewals is unchanged (Q2 earned and
+    # paid 4,120.88) and has no Q3 figures, as A01 is not assigned in Q3.
+    with (ws / "data" / "transactions.csv").open("a") as handle:
+        handle.write("T4,2026-05-15,10000,EUR,A01,new,\n")
+    run(ws, "2026-07")
+    assert amounts(ws, "2026-07") == {
+        ("A01", "bookings"): "500.00", ("A01", "renewals"): "0.00",
+        ("B01", "bookings"): "0.00", ("B01", "renewals"): "0.00"}
+    assert figures(ws, "2026-07", "A01", "renewals") == ("", "", "", "4120.88", "4120.88", "0.00")
 
 
 @pytest.mark.xfail(strict=True, reason=(
