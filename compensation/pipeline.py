@@ -18,6 +18,7 @@ from compensation.crediting import credit_lines
 from compensation.earn import bonus_attainment, component_earned, curve_targets, gate_open, spif_rows
 from compensation.errors import HOLD, IcmError, Problem
 from compensation.measure import component_credits, period_totals, quotas_for
+from compensation.money import product_cents
 from compensation.periods import Calendar, month_first_day, month_index, month_last_day, month_name
 from compensation.plan import Plan
 from compensation.results import EXCEPTION_COLUMNS, PriorState, RunResult
@@ -94,11 +95,11 @@ def calculate(ws: Workspace, period: str, prior: PriorState | None = None, plan_
         ("component", [c.id for c in p.components]), ("bonus", [b.id for b in p.bonuses]),
         ("spif", [s.id for s in p.spifs])) for line in ids}
     line_periods = true_up(earned, prior.paid, window.all_periods(), kinds)
-    adjustments, found = adjustment_lines(inputs.adjustments, prior, window)
+    current = current_assignments(assignments, window.last_day)
+    adjustments, found = adjustment_lines(inputs.adjustments, prior, window, current, plans)
     problems += found
 
     held = {p.rep_id for p in problems if p.severity == HOLD and p.rep_id}
-    current = current_assignments(assignments, window.last_day)
     paid_reps = payable_reps(current, line_periods, adjustments, plans, window) - held
     line_periods = line_periods[line_periods["rep_id"].isin(paid_reps)].reset_index(drop=True)
     adjustments = adjustments[adjustments["rep_id"].isin(paid_reps)].reset_index(drop=True)
@@ -217,17 +218,25 @@ def earn_spifs(governing, lines, plans, window):
     return rows
 
 
-def adjustment_lines(adjustments: pd.DataFrame, prior: PriorState, window: RunWindow):
-    """One line per adjustment row up to the run month; rows a close already paid are skipped
-    (also those of a skipped month paid in a later one), new rows dated in a closed month
-    hold the rep (SPEC section 3)."""
+def adjustment_lines(adjustments: pd.DataFrame, prior: PriorState, window: RunWindow, current, plans):
+    """One line per adjustment row up to the run month (SPEC section 3).
+
+    Rows a close already paid are skipped (also those of a skipped month paid in a later
+    one); a new row whose payout period is closed holds the rep. A quarterly plan's payout
+    period is the quarter, so its reps' adjustments wait for the quarter's last month.
+    """
     problems: list[Problem] = []
     columns = ["rep_id", "attainment_period", "amount", "detail", "_seq"]
     if adjustments.empty:
         return pd.DataFrame(columns=columns), problems
     adj = adjustments[adjustments["period"].map(month_index) <= window.run_month].copy()
-    adj["cents"] = np.round(adj["amount"].to_numpy(float) * 100).astype("int64")
-    closed = adj["period"].isin(prior.closed_months)
+    adj["cents"] = product_cents(adj["amount"].to_numpy(float))
+    months = adj["period"].map(month_index).to_numpy()
+    quarterly = adj["rep_id"].map(current["plan_id"]).map(
+        lambda p: isinstance(p, str) and plans[p].payout_frequency == "quarterly").to_numpy(bool)
+    offset = window.calendar.fiscal_year_start - 1
+    settled_in = np.where(quarterly, (months - offset) // 3 * 3 + 2 + offset, months)
+    closed = pd.Series([month_name(m) for m in settled_in], index=adj.index).isin(prior.closed_months)
     paid = prior.paid_adjustments
     paid_keys = set(zip(paid["rep_id"], paid["period"], paid["amount"], paid["reason"], strict=True))
     already = np.array([(r, p, c, why) in paid_keys for r, p, c, why in zip(
