@@ -232,7 +232,7 @@ PLAN_OF = {"ae": "ae-2026", "sdr": "sdr-2026", "csm": "csm-2026", "mgr": "mgr-20
 
 _ADJUSTMENTS = (  # rep_id, period, amount, reason
     ("R009", "2026-03", 1500.00, "Spot award: Rossi Logistica multi-year win"),
-    ("R034", "2026-05", -420.00, "Correction: 2025 December commission paid twice"),
+    ("R034", "2026-06", -420.00, "Correction: 2025 December commission paid twice"),
     ("R038", "2026-09", 750.00, "Territory transfer true-up (accounts moved to the new hire)"),
     ("R004", "2026-11", 2000.00, "President's Club incentive"),
 )

@@ -120,9 +120,11 @@ def _cents(series: pd.Series) -> pd.Series:
 
 def test_demo_runs_and_closes_the_year(tmp_path):
     target = tmp_path / "icm-demo"
-    result = runner.invoke(app, ["demo", str(target)])
+    # December statements are the reports suite's to test; here the cycle and ledger.
+    result = runner.invoke(app, ["demo", str(target), "--statements", "none"])
     assert result.exit_code == 0, result.output
     assert "Top 5 earners" in result.output
+    assert "Exceptions: 4 distinct (0 holds, 4 notices)" in " ".join(result.output.split())
 
     ws = load_workspace(target)
     ledger = Ledger(ws.ledger_url)
@@ -142,6 +144,8 @@ def test_demo_runs_and_closes_the_year(tmp_path):
             payroll = pd.read_csv(out / "payroll.csv", dtype=str, keep_default_na=False)
             amount_col = next(c for c in payroll.columns if c in ("amount", "pay", "net_pay"))
             assert _cents(payroll[amount_col]).sum() == per_rep[per_rep > 0].sum()
+            exceptions = pd.read_csv(out / "exceptions.csv", dtype=str, keep_default_na=False)
+            assert set(exceptions["severity"]) <= {"notice"}, exceptions
             year_total += run.total_paid
         assert year_total > 0
         # CSMs are paid quarterly: only in the quarter's last month.
