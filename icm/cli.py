@@ -129,9 +129,19 @@ def run(
     by: Annotated[str | None, typer.Option(help="Who runs it, for the audit trail (default: OS user).")] = None,
 ):
     """Calculate an open month, replace its draft in the ledger and write out/PERIOD/."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from icm.cycle import run_period
 
-    outcome = run_period(_workspace(workspace), period, strict=strict, statements=statements, by=by)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(f"run {period}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, description="statements", completed=done, total=total)
+
+        outcome = run_period(_workspace(workspace), period, strict=strict, statements=statements, by=by,
+                             progress=progress)
     _say_healed(outcome.healed)
     result = outcome.result
     paid = result.register.groupby("rep_id")["amount"].sum()

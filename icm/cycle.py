@@ -76,7 +76,8 @@ class DiffOutcome:
 
 
 def run_period(ws: Workspace | Path, period: str, *, strict: bool = False,
-               statements: bool = False, by: str | None = None) -> RunOutcome:
+               statements: bool = False, by: str | None = None,
+               progress: Callable[[int, int], None] | None = None) -> RunOutcome:
     """Calculate an open month, replace its draft in the ledger and render `out/P/`."""
     ws = _workspace(ws)
     pause = _Pauser(ws.root)
@@ -92,7 +93,7 @@ def run_period(ws: Workspace | Path, period: str, *, strict: bool = False,
             run_id = ledger.commit_run(result, Audit.current(by), checkpoint=pause)
             pause("after-commit")
             try:
-                out_dir = publish(ws, result, run_id, statements=statements, pause=pause)
+                out_dir = publish(ws, result, run_id, statements=statements, pause=pause, progress=progress)
             except OSError as err:
                 _sweep(ws)
                 raise IcmError(
@@ -211,7 +212,8 @@ def compare_registers(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame
 
 
 def publish(ws: Workspace, result: RunResult, run_id: int, *, statements: bool = False,
-            pause: Callable[[str], None] | None = None) -> Path:
+            pause: Callable[[str], None] | None = None,
+            progress: Callable[[int, int], None] | None = None) -> Path:
     """Render a committed run into a staging folder, then swap it into `out/P/`."""
     from reports import render_run
 
@@ -224,12 +226,14 @@ def publish(ws: Workspace, result: RunResult, run_id: int, *, statements: bool =
     staging.mkdir()
     paused = []
 
-    def progress(*_args, **_kwargs):
+    def on_progress(*args) -> None:
         if not paused:
             paused.append(True)
             pause("mid-render")
+        if progress is not None and len(args) == 2:
+            progress(*args)
 
-    render_run(result, staging, statements=statements, progress=progress, run_id=run_id)
+    render_run(result, staging, statements=statements, progress=on_progress, run_id=run_id)
     if not paused:
         pause("mid-render")
     (staging / RUN_MARKER).write_text(f"{run_id}\n")
