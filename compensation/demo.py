@@ -8,9 +8,10 @@ closing the months is the command's job.
 
 The year has the events a comp admin meets: split deals and SDR overlays
 (`credits.csv`), UK accounts billed in GBP with monthly rates (`fx.csv`),
-cancellations inside the 90-day clawback window and one outside it (the single,
-deliberate notice), a leaver, an SDR promoted to account executive (two `reps` rows),
-a mid-year hire on a recoverable draw, and a few adjustments with reasons. Quotas are
+cancellations inside the 90-day clawback window and one outside it (the year's
+only exceptions, deliberate: notices that hold nobody), a leaver, an SDR promoted to
+account executive (two `reps` rows), a mid-year hire on a recoverable draw, and a few
+adjustments with reasons. Quotas are
 set from each rep's simulated volume and a performance draw, so attainment spreads
 realistically around 100%.
 """
