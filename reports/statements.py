@@ -24,6 +24,7 @@ import math
 import mimetypes
 import os
 import re
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -166,8 +167,12 @@ class Statement:
 
 
 def _none(value):
-    return None if value is None or value is pd.NA or (isinstance(value, float) and
-                                                        math.isnan(value)) else value
+    """None for every flavour of missing (None, NA, NaN, NaT); the value otherwise."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
 def _title(line_id: str) -> str:
@@ -592,7 +597,10 @@ def _engine(workspace_templates: Path | None) -> _Engine:
 
 
 def _render_batch(statements: list[Statement], workspace_templates: Path | None):
-    return _engine(workspace_templates).render_batch(statements)
+    """Render one batch in this process; also returns the CPU seconds it took."""
+    start = time.process_time()
+    items = _engine(workspace_templates).render_batch(statements)
+    return items, time.process_time() - start
 
 
 def _pool_context():
@@ -623,12 +631,15 @@ def render_pdfs(statements: Iterable[Statement], *, total: int | None = None,
                 workspace_templates: Path | None = None, workers: int | None = None,
                 batch_size: int = BATCH_SIZE,
                 progress: Callable[[int, int], None] | None = None,
-                ) -> Iterator[tuple[str, bytes, int]]:
+                stats: dict | None = None) -> Iterator[tuple[str, bytes, int]]:
     """Yield (rep_id, pdf bytes, pages) per statement; batches are spread over processes.
 
     `statements` may be a generator (give `total`): batches go to the workers as soon as
-    they are built, so building contexts overlaps with rendering.
+    they are built, so building contexts overlaps with rendering. `stats["cpu"]` (when
+    given) adds up the CPU seconds the batches took in whichever process ran them.
     """
+    stats = stats if stats is not None else {}
+    stats.setdefault("cpu", 0.0)
     if total is None:
         statements = list(statements)
         total = len(statements)
@@ -643,17 +654,22 @@ def render_pdfs(statements: Iterable[Statement], *, total: int | None = None,
         progress(0, total)
     if workers <= 1 or count == 1:
         for batch in batches:
-            for item in _render_batch(batch, workspace_templates):
+            items, cpu = _render_batch(batch, workspace_templates)
+            stats["cpu"] += cpu
+            for item in items:
                 done += 1
                 yield item
             if progress:
                 progress(done, total)
         return
+    stats["pool"] = True
     with ProcessPoolExecutor(max_workers=min(workers, count),
                              mp_context=_pool_context()) as pool:
         futures = [pool.submit(_render_batch, batch, workspace_templates) for batch in batches]
         for future in as_completed(futures):
-            for item in future.result():
+            items, cpu = future.result()
+            stats["cpu"] += cpu
+            for item in items:
                 done += 1
                 yield item
             if progress:
