@@ -54,11 +54,64 @@ def assign_by_date(lines: pd.DataFrame, assignments: pd.DataFrame, rep_col: str 
 
     Rows with no such assignment are dropped; the caller reports them.
     """
-    keep = ["rep_id", "start", "end", *columns]
-    right = assignments[keep].rename(columns={"rep_id": rep_col})
-    merged = lines.merge(right, on=rep_col, how="inner", sort=False)
-    in_range = (merged["start"] <= merged["date"]) & (merged["date"] <= merged["end"])
-    return merged[in_range].drop(columns=["start", "end"])
+    at, which = match_by_date(lines[rep_col].to_numpy(dtype=object), lines["date"].to_numpy(), assignments)
+    out = lines.iloc[at].reset_index(drop=True)
+    for column in columns:
+        out[column] = assignments[column].to_numpy()[which]
+    return out
+
+
+_DAY_NS = 86_400 * 10**9
+_DAY_BITS = 18  # datetime64[ns] spans about +-106,751 days around 1970: below 2**17 either way
+
+
+def match_by_date(rep_ids: np.ndarray, dates: np.ndarray, assignments: pd.DataFrame,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (line position, assignments row position) where the rep's assignment contains the date.
+
+    In the order of the lines, as an SQL inner join on rep_id gives them. Non-overlapping,
+    day-aligned assignments (what `build_assignments` gives from checked reps) take a
+    sorted search on integer keys; anything else a slim merge.
+    """
+    empty = np.empty(0, dtype=np.int64)
+    if len(rep_ids) == 0 or assignments.empty:
+        return empty, empty
+    dates = np.asarray(dates, dtype="datetime64[ns]").view(np.int64)
+    a_codes, uniques = pd.factorize(assignments["rep_id"].to_numpy(dtype=object))
+    codes = pd.Index(uniques).get_indexer(rep_ids)
+    start = assignments["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    end = assignments["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    order = np.lexsort((start, a_codes))
+    s_codes, s_start, s_end = a_codes[order], start[order], end[order]
+    nat = np.iinfo(np.int64).min
+    same_rep = s_codes[1:] == s_codes[:-1]
+    simple = (
+        (a_codes >= 0).all() and not (start == nat).any() and not (end == nat).any()
+        and not (dates == nat).any() and not (same_rep & (s_start[1:] <= s_end[:-1])).any()
+        and not (start % _DAY_NS).any() and not (dates % _DAY_NS).any()
+    )
+    if not simple:
+        return _match_by_merge(rep_ids, dates, assignments)
+    offset = 1 << (_DAY_BITS - 1)
+    keys = (s_codes << _DAY_BITS) | (s_start // _DAY_NS + offset)
+    wanted = (codes << _DAY_BITS) | (dates // _DAY_NS + offset)
+    pos = np.searchsorted(keys, wanted, side="right") - 1
+    safe = np.maximum(pos, 0)
+    hit = (codes >= 0) & (pos >= 0) & (s_codes[safe] == codes) & (dates <= s_end[safe])
+    at = np.flatnonzero(hit)
+    return at, order[pos[at]]
+
+
+def _match_by_merge(rep_ids: np.ndarray, dates: np.ndarray, assignments: pd.DataFrame,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    left = pd.DataFrame({"_at": np.arange(len(rep_ids)), "rep_id": rep_ids, "date": dates.view("datetime64[ns]")})
+    right = pd.DataFrame({"rep_id": assignments["rep_id"].to_numpy(dtype=object),
+                          "start": assignments["start"].to_numpy(), "end": assignments["end"].to_numpy(),
+                          "_which": np.arange(len(assignments))})
+    merged = left.merge(right, on="rep_id", how="inner", sort=False)
+    inside = ((merged["start"] <= merged["date"]) & (merged["date"] <= merged["end"])).to_numpy()
+    return (merged["_at"].to_numpy()[inside].astype(np.int64),
+            merged["_which"].to_numpy()[inside].astype(np.int64))
 
 
 def current_assignments(assignments: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:

@@ -13,9 +13,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from compensation.assignments import assign_by_date
+from compensation.assignments import match_by_date
 from compensation.errors import Problem
-from compensation.periods import months_of_dates
 from compensation.plan import Plan
 
 # Columns of a transaction that are its own even when it is a cancellation (rule 2).
@@ -32,79 +31,131 @@ def credit_lines(
     first_day: pd.Timestamp,
     last_day: pd.Timestamp,
 ) -> tuple[pd.DataFrame, list[Problem]]:
-    """Credit lines of the transactions dated in [first_day, last_day]."""
+    """Credit lines of the transactions dated in [first_day, last_day].
+
+    Works on positions (which transaction row gives a line its own columns, which one the
+    borrowed ones) and builds the wide frame of every transaction column once, at the end:
+    a million-row frame is never copied or consolidated on the way.
+    """
     problems: list[Problem] = []
-    dated = txns[(txns["date"] >= first_day) & (txns["date"] <= last_day)]
-    dated = _take_original_columns(dated, txns)
+    dates = txns["date"].to_numpy()
+    own = np.flatnonzero((dates >= first_day.to_datetime64()) & (dates <= last_day.to_datetime64()))
+    own, source, is_cancel = _take_original_columns(own, txns)
+    credit_key = txns["txn_id"].to_numpy(dtype=object)[source]  # a cancellation's original
 
-    direct = _direct_lines(dated, credits)
-    direct["via_rep_id"] = None
-    lines = [direct]
+    line_txn, rep_id, share, role = _direct_lines(source, txns["rep_id"].to_numpy(dtype=object), credit_key,
+                                                  credits)
+    via = np.full(len(line_txn), None, dtype=object)
     if any(c.measure.credit == "team" for p in plans.values() for c in p.components):
-        lines.append(_team_lines(direct, reps))
-    lines = pd.concat(lines, ignore_index=True)
+        src, managers = _team_lines(rep_id, dates[own[line_txn]], reps)
+        line_txn = np.concatenate([line_txn, line_txn[src]])
+        via = np.concatenate([via, rep_id[src]])
+        rep_id = np.concatenate([rep_id, managers])
+        share = np.concatenate([share, share[src]])
+        role = np.concatenate([role, role[src]])
 
-    known_reps = set(reps["rep_id"])
-    lines = lines.reset_index(names="_line")
-    assigned = assign_by_date(lines, assignments)
-    unassigned = lines[~lines["_line"].isin(assigned["_line"]) & lines["via_rep_id"].isna()
-                       & lines["rep_id"].isin(known_reps)]
-    for row in unassigned.itertuples():
+    line_dates = dates[own[line_txn]]
+    at, which = match_by_date(rep_id, line_dates, assignments)
+    assigned = np.zeros(len(line_txn), dtype=bool)
+    assigned[at] = True
+    unassigned = np.flatnonzero(~assigned & pd.isna(via) & pd.Index(rep_id).isin(list(set(reps["rep_id"]))))
+    txn_ids, rows = txns["txn_id"].to_numpy(dtype=object), txns["row"].to_numpy()
+    for i in unassigned:
+        t = own[line_txn[i]]
         problems.append(Problem.notice(
-            "transactions", f"dated {row.date:%Y-%m-%d}, outside every plan assignment of rep "
-            f"'{row.rep_id}' in reps: it credits nothing (check start_date/end_date)",
-            row=row.row, txn_id=row.txn_id, rep_id=row.rep_id))
+            "transactions", f"dated {pd.Timestamp(dates[t]):%Y-%m-%d}, outside every plan assignment of rep "
+            f"'{rep_id[i]}' in reps: it credits nothing (check start_date/end_date)",
+            row=rows[t], txn_id=txn_ids[t], rep_id=rep_id[i]))
 
-    assigned, window_problems = _apply_clawback_window(assigned, plans)
-    problems += window_problems
-    assigned = assigned.drop(columns=["_line"]).reset_index(drop=True)
-    assigned["month"] = months_of_dates(assigned["date"])
-    return assigned, problems
+    line_txn, rep_id, share, role, via = (a[at] for a in (line_txn, rep_id, share, role, via))
+    plan_id = assignments["plan_id"].to_numpy(dtype=object)[which]
+    assignment = assignments["assignment"].to_numpy()[which]
+    orig_date = _orig_dates(dates, own, source, is_cancel)
+    if is_cancel[line_txn].any():
+        keep, window_problems = _apply_clawback_window(pd.DataFrame({
+            "row": rows[own[line_txn]], "txn_id": txn_ids[own[line_txn]], "date": line_dates[at],
+            "orig_date": orig_date[line_txn], "reverses": txns["reverses"].to_numpy(dtype=object)[own[line_txn]],
+            "is_cancel": is_cancel[line_txn], "rep_id": rep_id, "plan_id": plan_id}), plans)
+        problems += window_problems
+        line_txn, rep_id, share, role, via, plan_id, assignment = (
+            a[keep] for a in (line_txn, rep_id, share, role, via, plan_id, assignment))
+
+    own_rows, source_rows = own[line_txn], source[line_txn]
+    columns: dict[str, np.ndarray] = {}
+    for column in txns.columns:
+        values = txns[column].to_numpy()
+        columns["owner_id" if column == "rep_id" else column] = values[
+            own_rows if column in OWN_COLUMNS else source_rows]
+    columns["is_cancel"] = is_cancel[line_txn]
+    columns["orig_date"] = orig_date[line_txn]
+    columns["credit_key"] = credit_key[line_txn]
+    columns.update(rep_id=rep_id, share=share, role=role, via_rep_id=via, assignment=assignment,
+                   plan_id=plan_id)
+    # Month index (year * 12 + month - 1) straight from the datetime64 values.
+    columns["month"] = columns["date"].astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    return pd.DataFrame(columns, copy=False), problems
 
 
-def _take_original_columns(dated: pd.DataFrame, all_txns: pd.DataFrame) -> pd.DataFrame:
-    """Cancellations take every column of their original but date and amount (rule 2)."""
-    is_cancel = dated["reverses"].notna()
-    out = dated.copy()
-    out["is_cancel"] = is_cancel.to_numpy()
-    out["orig_date"] = pd.NaT
-    if not is_cancel.any():
-        out["credit_key"] = out["txn_id"]
-        return out
-    originals = all_txns.drop_duplicates("txn_id").set_index("txn_id")
-    cancels = out[is_cancel]
-    found = cancels["reverses"].isin(originals.index)
-    out = out[~is_cancel | is_cancel & out["reverses"].isin(originals.index)]
-    cancels = cancels[found]
-    source = originals.loc[cancels["reverses"]]
-    borrowed = [c for c in out.columns if c in source.columns and c not in OWN_COLUMNS]
-    out.loc[cancels.index, borrowed] = source[borrowed].to_numpy()
-    out.loc[cancels.index, "orig_date"] = source["date"].to_numpy()
-    out["credit_key"] = out["reverses"].where(out["is_cancel"], out["txn_id"])
+def _orig_dates(dates: np.ndarray, own: np.ndarray, source: np.ndarray, is_cancel: np.ndarray) -> np.ndarray:
+    """The original's date for a cancellation, NaT for the others."""
+    out = np.full(len(own), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[is_cancel] = dates[source[is_cancel]]
     return out
 
 
-def _direct_lines(dated: pd.DataFrame, credits: pd.DataFrame) -> pd.DataFrame:
-    """Owner crediting, or the `credits` rows (split and overlay) when a txn has any."""
-    dated = dated.rename(columns={"rep_id": "owner_id"})
-    has_credits = dated["credit_key"].isin(credits["txn_id"]) if len(credits) else np.zeros(len(dated), bool)
-    owned = dated[~has_credits].copy()
-    owned["rep_id"] = owned["owner_id"]
-    owned["share"] = 1.0
-    owned["role"] = "owner"
-    split_rows = credits[["txn_id", "rep_id", "share", "role"]].rename(columns={"txn_id": "credit_key"})
-    split = dated[has_credits].merge(split_rows, on="credit_key", how="inner", sort=False)
-    split["role"] = split["role"].fillna("split")
-    out = pd.concat([owned, split], ignore_index=True)
-    return out[out["rep_id"].notna()]
+def _take_original_columns(own: np.ndarray, all_txns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cancellations take every column of their original but date and amount (rule 2).
+
+    Of the dated rows `own`, returns those kept (a cancellation of an unknown txn_id is
+    not), the row giving each one's borrowed columns (its original, else itself) and
+    whether it is a cancellation.
+    """
+    reverses = all_txns["reverses"].to_numpy(dtype=object)[own]
+    is_cancel = ~pd.isna(reverses)
+    source = own.copy()
+    if not is_cancel.any():
+        return own, source, is_cancel
+    ids = all_txns["txn_id"].to_numpy(dtype=object)
+    first = np.flatnonzero(~pd.Index(ids).duplicated(keep="first"))
+    found = pd.Index(ids[first]).get_indexer(reverses[is_cancel])
+    keep = np.ones(len(own), dtype=bool)
+    keep[np.flatnonzero(is_cancel)[found < 0]] = False
+    source[is_cancel] = np.where(found >= 0, first[found], -1)
+    return own[keep], source[keep], is_cancel[keep]
 
 
-def _team_lines(direct: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
-    """Every manager up the chain, as of each transaction's date, gets the line too (rule 1)."""
+def _direct_lines(source: np.ndarray, owners: np.ndarray, credit_key: np.ndarray, credits: pd.DataFrame,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Owner crediting, or the `credits` rows (split and overlay) when a txn has any.
+
+    `source` is the row giving each dated transaction its borrowed columns (a cancellation
+    credits its original's owner). Returns per line its dated position, rep_id, share and role.
+    """
+    n = len(source)
+    has_credits = pd.Index(credit_key).isin(credits["txn_id"]) if len(credits) else np.zeros(n, bool)
+    owned = np.flatnonzero(~has_credits)
+    borrowed = np.flatnonzero(has_credits)
+    split = pd.DataFrame({"_at": borrowed, "credit_key": credit_key[borrowed]}).merge(
+        credits[["txn_id", "rep_id", "share", "role"]].rename(columns={"txn_id": "credit_key"}),
+        on="credit_key", how="inner", sort=False)
+    line = np.concatenate([owned, split["_at"].to_numpy(dtype=np.int64)])
+    rep_id = np.concatenate([owners[source[owned]],
+                             split["rep_id"].to_numpy(dtype=object)])
+    share = np.concatenate([np.ones(len(owned)), split["share"].to_numpy(dtype=float)])
+    role = np.concatenate([np.full(len(owned), "owner", dtype=object),
+                           split["role"].fillna("split").to_numpy(dtype=object)])
+    named = ~pd.isna(rep_id)
+    return line[named], rep_id[named], share[named], role[named]
+
+
+def _team_lines(rep_id: np.ndarray, dates: np.ndarray, reps: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Every manager up the chain, as of each transaction's date, gets the line too (rule 1).
+
+    Returns the direct line each team line copies and the manager it credits.
+    """
     chain = reps[["rep_id", "start_date", "end_date", "manager_id"]].dropna(subset=["manager_id"])
     chain = chain.assign(end_date=chain["end_date"].fillna(pd.Timestamp.max))
-    current = pd.DataFrame({"_src": np.arange(len(direct)), "rep_id": direct["rep_id"].to_numpy(),
-                            "date": direct["date"].to_numpy()})
+    current = pd.DataFrame({"_src": np.arange(len(rep_id)), "rep_id": rep_id, "date": dates})
     found = []
     for _ in range(MAX_CHAIN):
         step = current.merge(chain, on="rep_id", how="inner", sort=False)
@@ -115,18 +166,18 @@ def _team_lines(direct: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
                                 "date": step["date"].to_numpy()})
         found.append(current)
     if not found:
-        return direct.iloc[0:0].assign(via_rep_id=None)
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
     ups = pd.concat(found, ignore_index=True).drop_duplicates(["_src", "rep_id"])
-    team = direct.iloc[ups["_src"].to_numpy()].copy()
-    team["via_rep_id"] = team["rep_id"].to_numpy()
-    team["rep_id"] = ups["rep_id"].to_numpy()
-    return team.reset_index(drop=True)
+    return ups["_src"].to_numpy(dtype=np.int64), ups["rep_id"].to_numpy(dtype=object)
 
 
-def _apply_clawback_window(lines: pd.DataFrame, plans: Mapping[str, Plan]) -> tuple[pd.DataFrame, list[Problem]]:
-    """A cancellation credits only inside its plan's clawback window, inclusive (rule 2)."""
+def _apply_clawback_window(lines: pd.DataFrame, plans: Mapping[str, Plan]) -> tuple[np.ndarray, list[Problem]]:
+    """A cancellation credits only inside its plan's clawback window, inclusive (rule 2).
+
+    Returns which lines to keep and a notice per cancellation left out.
+    """
     if not lines["is_cancel"].any():
-        return lines, []
+        return np.ones(len(lines), dtype=bool), []
     window = lines["plan_id"].map(
         {pid: p.clawback.window_days if p.clawback else np.inf for pid, p in plans.items()}).astype(float)
     age = (lines["date"] - lines["orig_date"]).dt.days.astype(float)
@@ -140,4 +191,4 @@ def _apply_clawback_window(lines: pd.DataFrame, plans: Mapping[str, Plan]) -> tu
         for row in lines[outside].assign(age=age[outside], window=window[outside])
         .drop_duplicates(["txn_id", "rep_id"]).itertuples()
     ]
-    return lines[~outside], problems
+    return ~outside.to_numpy(dtype=bool), problems

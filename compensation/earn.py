@@ -14,7 +14,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from compensation.measure import period_totals, quotas_for, where_mask
+from compensation.measure import where_at, period_totals, quotas_for
 from compensation.money import _EXACT, product_cents, round_exact, to_decimal
 from compensation.periods import Calendar
 from compensation.plan import Commission, Component, PayoutCurve, Plan
@@ -171,26 +171,32 @@ def spif_rows(lines: pd.DataFrame, plans: Mapping[str, Plan], calendar: Calendar
     """Rule 7: per_transaction x share for each direct credit line matching a SPIF, minus for
     a credited cancellation; the window is judged on the original's date. Keyed by fiscal year."""
     frames = []
-    direct = lines[lines["via_rep_id"].isna()]
+    # Rows are picked as positions and columns taken as arrays: the wide frame is never copied.
+    direct = pd.isna(lines["via_rep_id"].to_numpy(dtype=object))
+    plan_ids = lines["plan_id"].to_numpy(dtype=object)
     for plan_id, plan in plans.items():
-        plan_lines = direct[direct["plan_id"] == plan_id]
+        if not plan.spifs:
+            continue
+        plan_rows = np.flatnonzero(direct & (plan_ids == plan_id))
         for spif in plan.spifs:
-            chosen = plan_lines[where_mask(plan_lines, spif.where)]
-            when = chosen["orig_date"].where(chosen["is_cancel"], chosen["date"])
-            inside = np.ones(len(chosen), dtype=bool)
+            rows = plan_rows[where_at(lines, plan_rows, spif.where)]
+            is_cancel = lines["is_cancel"].to_numpy(dtype=bool)[rows]
+            when = np.where(is_cancel, lines["orig_date"].to_numpy()[rows], lines["date"].to_numpy()[rows])
+            inside = np.ones(len(rows), dtype=bool)
             if spif.from_:
-                inside &= (when >= pd.Timestamp(spif.from_)).to_numpy()
+                inside &= when >= pd.Timestamp(spif.from_).to_datetime64()
             if spif.to:
-                inside &= (when <= pd.Timestamp(spif.to)).to_numpy()
-            chosen = chosen[inside]
-            if chosen.empty:
+                inside &= when <= pd.Timestamp(spif.to).to_datetime64()
+            rows, is_cancel = rows[inside], is_cancel[inside]
+            if not len(rows):
                 continue
-            sign = np.where(chosen["is_cancel"].to_numpy(), -1.0, 1.0)
-            earned = product_cents(np.full(len(chosen), float(spif.per_transaction)), chosen["share"].to_numpy(float), sign)
+            sign = np.where(is_cancel, -1.0, 1.0)
+            earned = product_cents(np.full(len(rows), float(spif.per_transaction)),
+                                   lines["share"].to_numpy(dtype=float)[rows], sign)
             frames.append(pd.DataFrame({
-                "rep_id": chosen["rep_id"].to_numpy(), "line": spif.id,
-                "attainment_period": calendar.periods_of("year", chosen["month"].to_numpy()),
-                "earned_to_date": earned, "plan_id": plan_id, "txn_id": chosen["txn_id"].to_numpy(),
+                "rep_id": lines["rep_id"].to_numpy()[rows], "line": spif.id,
+                "attainment_period": calendar.periods_of("year", lines["month"].to_numpy()[rows]),
+                "earned_to_date": earned, "plan_id": plan_id, "txn_id": lines["txn_id"].to_numpy()[rows],
             }))
     if not frames:
         return pd.DataFrame(columns=["rep_id", "line", "attainment_period", "earned_to_date", "plan_id", "txn_id"])

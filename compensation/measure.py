@@ -9,7 +9,7 @@ quota split evenly).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -26,20 +26,51 @@ def where_mask(frame: pd.DataFrame, where: Mapping[str, tuple[str, ...]]) -> np.
     for column, wanted in where.items():
         if column not in frame.columns:
             return np.zeros(len(frame), dtype=bool)
-        mask &= frame[column].astype(str).isin(wanted).to_numpy()
+        mask &= _text_in(frame[column].to_numpy(), wanted)
     return mask
 
 
-def fx_factors(lines: pd.DataFrame, plan_currency: np.ndarray, fx: pd.DataFrame, base_currency: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _text_in(values: np.ndarray, wanted: Collection[str]) -> np.ndarray:
+    """Whether each value's text (`str`, as `astype(str)` gives it) is one of `wanted`.
+
+    Object columns are judged once per distinct value: a million rows hold a handful.
+    """
+    if values.dtype != object:
+        return pd.Series(values).astype(str).isin(wanted).to_numpy()
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    wanted = set(wanted)
+    hit = np.fromiter((str(u) in wanted for u in uniques), dtype=bool, count=len(uniques))
+    return hit[codes]
+
+
+def where_at(lines: pd.DataFrame, at: np.ndarray, where: Mapping[str, tuple[str, ...]]) -> np.ndarray:
+    """`where_mask` of the rows `at` of `lines`, without copying the frame."""
+    mask = np.ones(len(at), dtype=bool)
+    for column, wanted in where.items():
+        if column not in lines.columns:
+            return np.zeros(len(at), dtype=bool)
+        mask &= _text_in(lines[column].to_numpy()[at], wanted)
+    return mask
+
+
+def fx_factors(lines: pd.DataFrame, plan_currency: np.ndarray, fx: pd.DataFrame, base_currency: str,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Numerator and denominator rates converting each line to its plan currency, and a missing mask.
 
     Converting X to plan currency Y uses rate(X) / rate(Y) of the line's month (base = 1).
     """
-    plan_ccy = plan_currency.astype(str)
-    txn_ccy = lines["currency"].to_numpy(dtype=object)
-    txn_ccy = np.where(pd.isna(txn_ccy), plan_ccy, txn_ccy).astype(str)
+    # Text of each (transaction currency, plan currency) pair, worked out once per pair.
+    txn_codes, txn_uniques = pd.factorize(lines["currency"].to_numpy(dtype=object))
+    plan_codes, plan_uniques = pd.factorize(np.asarray(plan_currency, dtype=object), use_na_sentinel=False)
+    pair_codes, pairs = pd.factorize(txn_codes.astype(np.int64) * (len(plan_uniques) + 1) + plan_codes)
+    pair_txn = np.empty(len(pairs), dtype=object)
+    pair_plan = np.empty(len(pairs), dtype=object)
+    for k, pair in enumerate(pairs):
+        t, q = divmod(int(pair), len(plan_uniques) + 1)
+        pair_plan[k] = str(plan_uniques[q])
+        pair_txn[k] = str(txn_uniques[t]) if t >= 0 else pair_plan[k]
     months = lines["month"].to_numpy()
-    same = txn_ccy == plan_ccy
+    same = (pair_txn == pair_plan)[pair_codes]
     rates = {}
     if len(fx):
         fx_months = fx["period"].map(lambda p: int(p[:4]) * 12 + int(p[5:7]) - 1)
@@ -54,8 +85,9 @@ def fx_factors(lines: pd.DataFrame, plan_currency: np.ndarray, fx: pd.DataFrame,
     den = np.ones(len(lines))
     todo = ~same
     if todo.any():
-        num[todo] = lookup(txn_ccy[todo], months[todo])
-        den[todo] = lookup(plan_ccy[todo], months[todo])
+        codes = pair_codes[todo]
+        num[todo] = lookup(pair_txn[codes].astype(str), months[todo])
+        den[todo] = lookup(pair_plan[codes].astype(str), months[todo])
     missing = np.isnan(num) | np.isnan(den)
     return num, den, missing
 
@@ -65,7 +97,8 @@ def component_credits(
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Credited cents per (credit line, component): line_idx, rep_id, plan_id, line, multiplier, fx_rate, credited."""
     problems: list[Problem] = []
-    plan_currency = lines["plan_id"].map({pid: p.currency for pid, p in plans.items()}).to_numpy()
+    plan_ids = lines["plan_id"].to_numpy(dtype=object)
+    plan_currency = pd.Series(plan_ids).map({pid: p.currency for pid, p in plans.items()}).to_numpy()
     num, den, missing = fx_factors(lines, plan_currency, fx, base_currency)
     if missing.any():
         lacking = lines[missing].assign(plan_currency=plan_currency[missing])
@@ -76,35 +109,38 @@ def component_credits(
                 "fx", f"no fx rate for {need} in {month_name(row.month)} to convert transaction {row.txn_id} "
                 f"into {row.plan_currency}; add a row to fx (period {month_name(row.month)})",
                 txn_id=row.txn_id, rep_id=row.rep_id))
+    # Columns are taken per component as arrays: the wide lines frame is never copied.
+    direct = pd.isna(lines["via_rep_id"].to_numpy(dtype=object))
     frames = []
     for plan_id, plan in plans.items():
-        in_plan = (lines["plan_id"] == plan_id).to_numpy() & ~missing
+        in_plan = (plan_ids == plan_id) & ~missing
         if not in_plan.any():
             continue
-        plan_lines = lines[in_plan]
         idx = np.flatnonzero(in_plan)
         for comp in plan.components:
             m = comp.measure
-            sel = where_mask(plan_lines, m.where)
+            sel = where_at(lines, idx, m.where)
             if m.credit == "direct":
-                sel &= plan_lines["via_rep_id"].isna().to_numpy()
+                sel &= direct[idx]
             if not sel.any():
                 continue
-            chosen = plan_lines[sel]
-            factor = np.ones(len(chosen))
+            rows = idx[sel]
+            factor = np.ones(len(rows))
             if m.multipliers:
-                conditions = [where_mask(chosen, mult.where) for mult in m.multipliers]
+                conditions = [where_at(lines, rows, mult.where) for mult in m.multipliers]
                 factor = np.select(conditions, [float(mult.factor) for mult in m.multipliers], default=1.0)
-            value = pd.to_numeric(chosen[m.value], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+            raw = lines[m.value].to_numpy()[rows]
+            value = (raw.astype(float) if raw.dtype.kind == "f" else
+                     pd.to_numeric(pd.Series(raw), errors="coerce").fillna(0.0).to_numpy(dtype=float))
+            value = np.where(np.isnan(value), 0.0, value)
             if m.value != "amount":
                 # A cancellation reverses the original's value (it borrowed the original's columns).
-                value = np.where(chosen["is_cancel"].to_numpy(), -np.abs(value), value)
-            rows = idx[sel]
-            credited = product_cents(value, chosen["share"].to_numpy(dtype=float), factor, num[rows],
+                value = np.where(lines["is_cancel"].to_numpy()[rows], -np.abs(value), value)
+            credited = product_cents(value, lines["share"].to_numpy(dtype=float)[rows], factor, num[rows],
                                      divisor=den[rows])
             frames.append(pd.DataFrame({
-                "line_idx": rows, "rep_id": chosen["rep_id"].to_numpy(), "plan_id": plan_id,
-                "line": comp.id, "month": chosen["month"].to_numpy(), "multiplier": factor,
+                "line_idx": rows, "rep_id": lines["rep_id"].to_numpy()[rows], "plan_id": plan_id,
+                "line": comp.id, "month": lines["month"].to_numpy()[rows], "multiplier": factor,
                 "fx_rate": num[rows] / den[rows], "credited": credited,
             }))
     if not frames:
