@@ -4,9 +4,10 @@ The data come from `compensation.demo`; each month goes through the same
 `icm.cycle.run_period` / `close_period` as `icm run` and `icm close`, so the demo's
 ledger, `out/` folders and statements are exactly what a real cycle produces.
 
-PDF statements dominate the time (about 60 PDFs a month); to stay well under three
-minutes on two cores the demo renders them for December only unless asked for
-every month (`--statements all`); `icm statements --period P` renders any month later.
+PDF statements dominate the time: the twelve months calculate, commit and render
+their CSVs and workbooks in well under a minute, while one month's ~60 statements take
+minutes (the leadership statements list every team-credited deal). So the demo renders
+statements for December only unless asked for every month (`--statements all`).
 """
 
 from __future__ import annotations
