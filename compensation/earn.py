@@ -14,7 +14,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from compensation.measure import where_at, period_totals, quotas_for
+from compensation.measure import period_names, period_totals, quotas_for, where_at
 from compensation.money import _EXACT, product_cents, round_exact, to_decimal
 from compensation.periods import Calendar
 from compensation.plan import Commission, Component, PayoutCurve, Plan
@@ -107,8 +107,8 @@ def curve_targets(rows: pd.DataFrame, candidates: pd.DataFrame, assignments: pd.
     parts["weight"] = [weights.get(k, (Decimal(0), Decimal(0)))[0] for k in pair]
     parts["share"] = [weights.get(k, (Decimal(0), Decimal(0)))[1] for k in pair]
     bounds = {p: tuple(pd.Timestamp(d) for d in calendar.day_bounds(p)) for p in parts["attainment_period"].unique()}
-    first = parts["attainment_period"].map(lambda p: bounds[p][0])
-    last = parts["attainment_period"].map(lambda p: bounds[p][1])
+    first = parts["attainment_period"].map({p: b[0] for p, b in bounds.items()})
+    last = parts["attainment_period"].map({p: b[1] for p, b in bounds.items()})
     parts["days"] = (np.minimum(parts["end"], last) - np.maximum(parts["start"], first)).dt.days + 1
     parts["period_days"] = (last - first).dt.days + 1
     parts = parts[(parts["days"] > 0) & parts["target_incentive"].notna()]
@@ -118,13 +118,17 @@ def curve_targets(rows: pd.DataFrame, candidates: pd.DataFrame, assignments: pd.
     index = pd.MultiIndex.from_frame(rows[keys])
     approx = sums.reindex(index).fillna(0.0).to_numpy()
     groups: dict = {}
+    columns: dict = {}
 
     def exact(i: int) -> Decimal:
         if not groups:  # built on first use: most runs never need it
             groups.update(parts.groupby(keys, sort=False).indices)
-        rows_of = groups.get(index[i], ())
-        return sum((to_decimal(g.target_incentive) * g.weight * g.share * g.days / g.period_days
-                    for g in parts.iloc[rows_of].itertuples()), Decimal(0))
+            columns.update((c, parts[c].to_numpy()) for c in ("target_incentive", "weight", "share", "days",
+                                                              "period_days"))
+        ti, weight, share = columns["target_incentive"], columns["weight"], columns["share"]
+        days, period_days = columns["days"], columns["period_days"]
+        return sum((to_decimal(float(ti[j])) * weight[j] * share[j] * int(days[j]) / int(period_days[j])
+                    for j in groups.get(index[i], ())), Decimal(0))
 
     return approx, exact
 
@@ -195,7 +199,7 @@ def spif_rows(lines: pd.DataFrame, plans: Mapping[str, Plan], calendar: Calendar
                                    lines["share"].to_numpy(dtype=float)[rows], sign)
             frames.append(pd.DataFrame({
                 "rep_id": lines["rep_id"].to_numpy()[rows], "line": spif.id,
-                "attainment_period": calendar.periods_of("year", lines["month"].to_numpy()[rows]),
+                "attainment_period": period_names(calendar, "year", lines["month"].to_numpy()[rows]),
                 "earned_to_date": earned, "plan_id": plan_id, "txn_id": lines["txn_id"].to_numpy()[rows],
             }))
     if not frames:

@@ -150,6 +150,15 @@ def component_credits(
     return pd.concat(frames, ignore_index=True), problems
 
 
+def period_names(calendar: Calendar, kind: str, months: np.ndarray) -> np.ndarray:
+    """`calendar.periods_of`, named once per month of the range and then looked up."""
+    months = np.asarray(months, dtype=np.int64)
+    if not len(months) or int(months.max()) - int(months.min()) > 10_000:
+        return calendar.periods_of(kind, months)
+    first = int(months.min())
+    return calendar.periods_of(kind, np.arange(first, int(months.max()) + 1))[months - first]
+
+
 def period_totals(comp_credits: pd.DataFrame, kinds: Mapping[str, str], calendar: Calendar) -> pd.DataFrame:
     """Credited cents per (rep_id, line, attainment_period) for the period kind of each line."""
     frames = []
@@ -160,7 +169,7 @@ def period_totals(comp_credits: pd.DataFrame, kinds: Mapping[str, str], calendar
             continue
         frames.append(pd.DataFrame({
             "rep_id": part["rep_id"].to_numpy(), "line": part["line"].to_numpy(),
-            "attainment_period": calendar.periods_of(kind, part["month"].to_numpy()),
+            "attainment_period": period_names(calendar, kind, part["month"].to_numpy()),
             "credited": part["credited"].to_numpy(),
         }))
     if not frames:
@@ -179,16 +188,18 @@ def quotas_for(requests: pd.DataFrame, quotas: pd.DataFrame, calendar: Calendar)
     out = np.full(len(requests), np.nan)
     if quotas.empty or requests.empty:
         return out
+    # Bounds are worked out once per distinct period name (a handful), then mapped.
+    q_bounds = {p: calendar.bounds(p) for p in quotas["period"].unique()}
     q = quotas.assign(
-        first=quotas["period"].map(lambda p: calendar.bounds(p)[0]),
-        last=quotas["period"].map(lambda p: calendar.bounds(p)[1]),
+        first=quotas["period"].map({p: b[0] for p, b in q_bounds.items()}),
+        last=quotas["period"].map({p: b[1] for p, b in q_bounds.items()}),
         cents=np.round(quotas["amount"].to_numpy(dtype=float) * 100),
     ).rename(columns={"component": "quota_key"})
     q["months"] = q["last"] - q["first"] + 1
     req = requests[["rep_id", "quota_key", "attainment_period"]].reset_index(drop=True)
     bounds = {p: calendar.bounds(p) for p in req["attainment_period"].unique()}
-    req["first"] = req["attainment_period"].map(lambda p: bounds[p][0])
-    req["last"] = req["attainment_period"].map(lambda p: bounds[p][1])
+    req["first"] = req["attainment_period"].map({p: b[0] for p, b in bounds.items()})
+    req["last"] = req["attainment_period"].map({p: b[1] for p, b in bounds.items()})
     req["_req"] = np.arange(len(req))
     pairs = req.merge(q[["rep_id", "quota_key", "first", "last", "months", "cents"]],
                       on=["rep_id", "quota_key"], suffixes=("", "_q"))

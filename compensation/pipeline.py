@@ -17,7 +17,7 @@ from compensation.assignments import build_assignments, current_assignments
 from compensation.crediting import credit_lines
 from compensation.earn import bonus_attainment, component_earned, curve_targets, gate_open, spif_rows
 from compensation.errors import HOLD, IcmError, Problem
-from compensation.measure import component_credits, period_totals, quotas_for
+from compensation.measure import component_credits, period_names, period_totals, quotas_for
 from compensation.money import product_cents
 from compensation.periods import Calendar, month_first_day, month_index, month_last_day, month_name
 from compensation.plan import Plan
@@ -160,10 +160,14 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
     totals = period_totals(comp_credits, kinds, window.calendar)
     rows = rows.merge(totals, on=["rep_id", "line", "attainment_period"], how="left")
     rows["credited"] = rows["credited"].fillna(0).astype("int64")
-    rows["quota_key"] = [plans[p].component(line).quota_key for p, line in zip(rows["plan_id"], rows["line"], strict=True)]
+    quota_key = np.empty(len(rows), dtype=object)
+    needs = np.zeros(len(rows), dtype=bool)
+    for (plan_id, line), at in rows.groupby(["plan_id", "line"], sort=False).indices.items():
+        quota_key[at] = plans[plan_id].component(line).quota_key
+        needs[at] = plans[plan_id].needs_quota(line)
+    rows["quota_key"] = quota_key
     rows["quota"] = quotas_for(rows, quotas, window.calendar)
     rows["attainment"] = np.divide(rows["credited"].to_numpy(float), rows["quota"].to_numpy(float))
-    needs = np.array([plans[p].needs_quota(line) for p, line in zip(rows["plan_id"], rows["line"], strict=True)], bool)
     for row in rows[needs & rows["quota"].isna().to_numpy()].itertuples():
         problems.append(Problem.hold(
             "quotas", f"no quota for component '{row.quota_key}' in {row.attainment_period} (plan {row.plan_id}); "
@@ -292,18 +296,19 @@ def credit_detail(comp_credits, lines, calendar, plans) -> pd.DataFrame:
     columns = [c for c in ("txn_id", "date", "account_id", "type", "product", "amount", "currency", "share",
                            "role", "reverses", "via_rep_id") if c in lines]
     take = comp_credits["line_idx"].to_numpy()
-    out = pd.DataFrame({c: lines[c].to_numpy()[take] for c in columns})
+    out = {c: lines[c].to_numpy()[take] for c in columns}
     kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
     line_kind = comp_credits["line"].map(kinds).to_numpy()
     periods = np.empty(len(comp_credits), dtype=object)
     for kind in ("month", "quarter", "year"):
         mask = line_kind == kind
         if mask.any():
-            periods[mask] = calendar.periods_of(kind, comp_credits["month"].to_numpy()[mask])
+            periods[mask] = period_names(calendar, kind, comp_credits["month"].to_numpy()[mask])
     for c in ("rep_id", "plan_id", "line", "multiplier", "fx_rate", "credited"):
         out[c] = comp_credits[c].to_numpy()
     out["attainment_period"] = periods
-    return out
+    # Unconsolidated (no copy of a million rows): only explain and statements read it, by rep.
+    return pd.DataFrame(out, copy=False)
 
 
 def exceptions_frame(period: str, problems: list[Problem]) -> pd.DataFrame:
