@@ -23,8 +23,9 @@ OPEN_END = pd.Timestamp("2262-04-01")
 def build_assignments(reps: pd.DataFrame, plans: Mapping[str, Plan]) -> tuple[pd.DataFrame, list[Problem]]:
     """One row per valid reps row: rep_id, plan_id, start, end, target_incentive, manager_id, ...
 
-    `span_start` is the first day of the unbroken run of rows on the same plan id, so a
-    target or manager change does not restart a draw but a plan change does.
+    `span_start` is the first day of the run of consecutive rows on the same plan id, so a
+    target or manager change, or a return after a gap, does not restart a draw; a plan
+    change does (rule 9).
     """
     problems: list[Problem] = []
     known = reps["plan"].isin(list(plans))
@@ -41,8 +42,7 @@ def build_assignments(reps: pd.DataFrame, plans: Mapping[str, Plan]) -> tuple[pd
     a["target_incentive"] = ti.fillna(plan_ti)
     a["currency"] = a["plan_id"].map({pid: p.currency for pid, p in plans.items()})
     a = a.sort_values(["rep_id", "start"], kind="stable").reset_index(drop=True)
-    new_span = (a["rep_id"] != a["rep_id"].shift()) | (a["plan_id"] != a["plan_id"].shift()) | (
-        a["start"] != a["end"].shift() + pd.Timedelta(days=1))
+    new_span = (a["rep_id"] != a["rep_id"].shift()) | (a["plan_id"] != a["plan_id"].shift())
     a["span_start"] = a["start"].where(new_span).ffill()
     a["assignment"] = np.arange(len(a))
     return a, problems

@@ -56,6 +56,15 @@ def credit_lines(
 
     line_dates = dates[own[line_txn]]
     at, which = match_by_date(rep_id, line_dates, assignments)
+    orig_date = _orig_dates(dates, own, source, is_cancel)
+    # A cancellation dated after its rep left still reverses what the original credited,
+    # on the assignment the original credited (rule 2; the window is still checked).
+    missed = np.setdiff1d(np.flatnonzero(is_cancel[line_txn]), at)
+    if missed.size:
+        found, found_which = match_by_date(rep_id[missed], orig_date[line_txn[missed]], assignments)
+        order = np.argsort(np.concatenate([at, missed[found]]), kind="stable")
+        at = np.concatenate([at, missed[found]])[order]
+        which = np.concatenate([which, found_which])[order]
     assigned = np.zeros(len(line_txn), dtype=bool)
     assigned[at] = True
     unassigned = np.flatnonzero(~assigned & pd.isna(via) & pd.Index(rep_id).isin(list(set(reps["rep_id"]))))
@@ -70,7 +79,6 @@ def credit_lines(
     line_txn, rep_id, share, role, via = (a[at] for a in (line_txn, rep_id, share, role, via))
     plan_id = assignments["plan_id"].to_numpy(dtype=object)[which]
     assignment = assignments["assignment"].to_numpy()[which]
-    orig_date = _orig_dates(dates, own, source, is_cancel)
     if is_cancel[line_txn].any():
         keep, window_problems = _apply_clawback_window(pd.DataFrame({
             "row": rows[own[line_txn]], "txn_id": txn_ids[own[line_txn]], "date": line_dates[at],

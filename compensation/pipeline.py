@@ -81,7 +81,9 @@ def calculate(ws: Workspace, period: str, prior: PriorState | None = None, plan_
     comp_credits, found = component_credits(lines, plans, inputs.fx, ws.settings.base_currency)
     problems += found
 
-    candidates = line_candidates(assignments, plans, window)
+    candidates = pd.concat([line_candidates(assignments, plans, window),
+                            credited_candidates(comp_credits, lines, assignments, plans, window)],
+                           ignore_index=True).drop_duplicates(["rep_id", "line", "attainment_period", "assignment"])
     governing = candidates.sort_values("start", kind="stable").groupby(
         ["rep_id", "line", "attainment_period"], sort=False).tail(1)
     components, found = earn_components(governing, comp_credits, candidates, assignments, inputs.quotas, plans, window)
@@ -150,6 +152,26 @@ def line_candidates(assignments: pd.DataFrame, plans: Mapping[str, Plan], window
         return pd.DataFrame(columns=["rep_id", "line", "kind", "period_kind", "attainment_period", "plan_id",
                                      "assignment", "start"])
     return pd.concat(frames, ignore_index=True)
+
+
+def credited_candidates(comp_credits, lines, assignments, plans, window) -> pd.DataFrame:
+    """(assignment, component, period) keys that have credits: a cancellation can credit a
+    leaver's assignment in a period it no longer overlaps (rule 2)."""
+    kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
+    keys = pd.DataFrame({
+        "rep_id": comp_credits["rep_id"].to_numpy(), "line": comp_credits["line"].to_numpy(),
+        "plan_id": comp_credits["plan_id"].to_numpy(), "month": comp_credits["month"].to_numpy(),
+        "assignment": lines["assignment"].to_numpy()[comp_credits["line_idx"].to_numpy()],
+    }).drop_duplicates()
+    keys["period_kind"] = keys["line"].map(kinds)
+    keys["attainment_period"] = None
+    for kind in ("month", "quarter", "year"):
+        mask = (keys["period_kind"] == kind).to_numpy()
+        if mask.any():
+            keys.loc[mask, "attainment_period"] = window.calendar.periods_of(kind, keys["month"].to_numpy()[mask])
+    keys["kind"] = "component"
+    keys["start"] = assignments.set_index("assignment")["start"].reindex(keys["assignment"]).to_numpy()
+    return keys.drop(columns="month").drop_duplicates(["rep_id", "line", "attainment_period", "assignment"])
 
 
 def earn_components(governing, comp_credits, candidates, assignments, quotas, plans, window):

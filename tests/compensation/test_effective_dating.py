@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from tests.compensation.test_rules import (
     amounts,
     close,
@@ -297,10 +295,6 @@ def test_leaver_gets_a_prorated_target_and_lines_only_when_money_moves(tmp_path)
     assert figures(ws, "2026-07", "A01", "renewals") == ("", "", "", "4120.88", "4120.88", "0.00")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine credits a cancellation by its own date's assignment: after a leaver's end date "
-    "there is none, so it is a notice and the clawback is lost (SPEC rule 2 credits it to "
-    "the original's reps inside the window)"))
 def test_leaver_is_clawed_back_by_a_cancellation_inside_the_window(tmp_path):
     """SPEC rule 2: a cancellation credits the original's reps, on its own date, within the window.
 
