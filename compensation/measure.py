@@ -30,17 +30,33 @@ def where_mask(frame: pd.DataFrame, where: Mapping[str, tuple[str, ...]]) -> np.
     return mask
 
 
+# What `str` makes of a missing cell: a wanted value like these takes the general path.
+_MISSING_TEXT = frozenset({"None", "nan", "NaN", "NaT", "<NA>"})
+
+
 def _text_in(values: np.ndarray, wanted: Collection[str]) -> np.ndarray:
     """Whether each value's text (`str`, as `astype(str)` gives it) is one of `wanted`.
 
-    Object columns are judged once per distinct value: a million rows hold a handful.
+    Text columns compare each cell with the few wanted values; other object columns are
+    judged once per distinct value, and missing cells (None, NaN) by their own text.
     """
     if values.dtype != object:
         return pd.Series(values).astype(str).isin(wanted).to_numpy()
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
     wanted = set(wanted)
+    if (all(isinstance(w, str) for w in wanted) and not wanted & _MISSING_TEXT
+            and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")):
+        # Text cells (str or missing): compare with each wanted value, no hashing of every cell.
+        mask = np.zeros(len(values), dtype=bool)
+        for w in wanted:
+            mask |= values == w
+        return mask
+    codes, uniques = pd.factorize(values)
     hit = np.fromiter((str(u) in wanted for u in uniques), dtype=bool, count=len(uniques))
-    return hit[codes]
+    mask = np.append(hit, False)[codes]  # code -1 (missing) takes the trailing False
+    missing = np.flatnonzero(codes < 0)
+    if missing.size:
+        mask[missing] = pd.Series(values[missing], dtype=object).astype(str).isin(wanted).to_numpy()
+    return mask
 
 
 def where_at(lines: pd.DataFrame, at: np.ndarray, where: Mapping[str, tuple[str, ...]]) -> np.ndarray:
@@ -160,23 +176,41 @@ def period_names(calendar: Calendar, kind: str, months: np.ndarray) -> np.ndarra
 
 
 def period_totals(comp_credits: pd.DataFrame, kinds: Mapping[str, str], calendar: Calendar) -> pd.DataFrame:
-    """Credited cents per (rep_id, line, attainment_period) for the period kind of each line."""
-    frames = []
-    for kind in ("month", "quarter", "year"):
-        lines = [line for line, k in kinds.items() if k == kind]
-        part = comp_credits[comp_credits["line"].isin(lines)]
-        if part.empty:
-            continue
-        frames.append(pd.DataFrame({
-            "rep_id": part["rep_id"].to_numpy(), "line": part["line"].to_numpy(),
-            "attainment_period": period_names(calendar, kind, part["month"].to_numpy()),
-            "credited": part["credited"].to_numpy(),
-        }))
-    if not frames:
+    """Credited cents per (rep_id, line, attainment_period) for the period kind of each line.
+
+    Groups appear in the order of their first credit (month lines, then quarter, then year
+    lines), as a `groupby(sort=False)` gives them; keys are summed as integer codes.
+    """
+    columns = ["rep_id", "line", "attainment_period"]
+    line_codes, line_names = pd.factorize(comp_credits["line"].to_numpy(dtype=object))
+    rank_of_kind = {"month": 0, "quarter": 1, "year": 2}
+    line_rank = np.array([rank_of_kind.get(kinds.get(name), -1) for name in line_names] + [-1], dtype=np.int64)
+    rank = line_rank[line_codes]  # code -1 (missing) takes the trailing -1
+    rep_codes, rep_names = pd.factorize(comp_credits["rep_id"].to_numpy(dtype=object))
+    rank[rep_codes < 0] = -1
+    order = np.concatenate([np.flatnonzero(rank == r) for r in range(3)])
+    if not len(order):
         return pd.DataFrame({"rep_id": pd.Series(dtype=object), "line": pd.Series(dtype=object),
                              "attainment_period": pd.Series(dtype=object), "credited": pd.Series(dtype="int64")})
-    return pd.concat(frames).groupby(["rep_id", "line", "attainment_period"], as_index=False, sort=False)[
-        "credited"].sum()
+    months = comp_credits["month"].to_numpy(dtype=np.int64)[order]
+    periods = np.empty(len(order), dtype=object)
+    for kind, r in rank_of_kind.items():
+        mask = rank[order] == r
+        if mask.any():
+            periods[mask] = period_names(calendar, kind, months[mask])
+    period_codes, period_names_ = pd.factorize(periods)
+    n_lines, n_periods = len(line_names), len(period_names_)
+    keys = (rep_codes[order].astype(np.int64) * n_lines + line_codes[order]) * n_periods + period_codes
+    groups, _ = pd.factorize(keys)
+    credited = np.zeros(groups.max() + 1, dtype=np.int64)
+    np.add.at(credited, groups, comp_credits["credited"].to_numpy(dtype=np.int64)[order])
+    first = np.full(len(credited), len(groups), dtype=np.int64)
+    np.minimum.at(first, groups, np.arange(len(groups)))
+    at = order[first]
+    return pd.DataFrame({
+        "rep_id": rep_names[rep_codes[at]].astype(object), "line": line_names[line_codes[at]].astype(object),
+        "attainment_period": periods[first], "credited": credited,
+    }, columns=columns + ["credited"])
 
 
 def quotas_for(requests: pd.DataFrame, quotas: pd.DataFrame, calendar: Calendar) -> np.ndarray:

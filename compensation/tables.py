@@ -614,7 +614,8 @@ def read_table(ws: Workspace, name: str, required: bool = True, *,
     for h in header:
         if renamed[h] not in frame:
             frame[renamed[h]] = _to_objects(cleaned[h])
-    table = pd.DataFrame(frame)
+    # Columns stay separate blocks: consolidating a million rows of text is a copy for nothing.
+    table = pd.DataFrame(frame, copy=False)
     for check in ROW_CHECKS.get(name, ()):
         bad += check(table)
 
