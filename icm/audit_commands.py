@@ -12,7 +12,8 @@ from rich.table import Table
 
 from compensation.money import format_cents
 
-console = Console()
+# Piped or captured output is not cut to 80 columns: an auditor's log keeps every field.
+console = Console() if Console().is_terminal else Console(width=200)
 
 
 def register(app: typer.Typer) -> None:
