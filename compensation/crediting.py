@@ -59,7 +59,9 @@ def credit_lines(
     orig_date = _orig_dates(dates, own, source, is_cancel)
     # A cancellation dated after its rep left still reverses what the original credited,
     # on the assignment the original credited (rule 2; the window is still checked).
-    missed = np.setdiff1d(np.flatnonzero(is_cancel[line_txn]), at)
+    matched = np.zeros(len(line_txn), dtype=bool)
+    matched[at] = True
+    missed = np.flatnonzero(is_cancel[line_txn] & ~matched)
     if missed.size:
         found, found_which = match_by_date(rep_id[missed], orig_date[line_txn[missed]], assignments)
         order = np.argsort(np.concatenate([at, missed[found]]), kind="stable")

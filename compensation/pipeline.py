@@ -158,20 +158,32 @@ def credited_candidates(comp_credits, lines, assignments, plans, window) -> pd.D
     """(assignment, component, period) keys that have credits: a cancellation can credit a
     leaver's assignment in a period it no longer overlaps (rule 2)."""
     kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
-    keys = pd.DataFrame({
-        "rep_id": comp_credits["rep_id"].to_numpy(), "line": comp_credits["line"].to_numpy(),
-        "plan_id": comp_credits["plan_id"].to_numpy(), "month": comp_credits["month"].to_numpy(),
-        "assignment": lines["assignment"].to_numpy()[comp_credits["line_idx"].to_numpy()],
-    }).drop_duplicates()
-    keys["period_kind"] = keys["line"].map(kinds)
-    keys["attainment_period"] = None
+    assignment = lines["assignment"].to_numpy()[comp_credits["line_idx"].to_numpy()]
+    line = comp_credits["line"].to_numpy(dtype=object)
+    month = comp_credits["month"].to_numpy(dtype=np.int64)
+    periods = np.full(len(comp_credits), None, dtype=object)
+    line_kind = pd.Series(line, dtype=object).map(kinds).to_numpy()
     for kind in ("month", "quarter", "year"):
-        mask = (keys["period_kind"] == kind).to_numpy()
+        mask = line_kind == kind
         if mask.any():
-            keys.loc[mask, "attainment_period"] = window.calendar.periods_of(kind, keys["month"].to_numpy()[mask])
+            periods[mask] = period_names(window.calendar, kind, month[mask])
+    first = np.arange(len(comp_credits))
+    if len(comp_credits):
+        # The assignment fixes rep_id and plan_id: one integer per (assignment, line, period),
+        # first occurrences kept in order, before any frame is built.
+        line_codes, line_names = pd.factorize(line)
+        period_codes, period_names_ = pd.factorize(periods)
+        key = ((assignment.astype(np.int64) * (len(line_names) + 1) + line_codes + 1) * (len(period_names_) + 1)
+               + period_codes + 1)
+        first = np.sort(np.unique(key, return_index=True)[1])
+    keys = pd.DataFrame({
+        "rep_id": comp_credits["rep_id"].to_numpy()[first], "line": line[first],
+        "plan_id": comp_credits["plan_id"].to_numpy()[first], "assignment": assignment[first],
+        "period_kind": line_kind[first], "attainment_period": periods[first],
+    })
     keys["kind"] = "component"
     keys["start"] = assignments.set_index("assignment")["start"].reindex(keys["assignment"]).to_numpy()
-    return keys.drop(columns="month").drop_duplicates(["rep_id", "line", "attainment_period", "assignment"])
+    return keys.drop_duplicates(["rep_id", "line", "attainment_period", "assignment"])
 
 
 def earn_components(governing, comp_credits, candidates, assignments, quotas, plans, window):
