@@ -11,8 +11,12 @@ rendered in a sandbox with autoescape forced on (`{% autoescape %}` blocks are r
 `|safe` marks nothing safe); the URL fetcher serves only the package's own assets
 (`icm-asset:` URLs) and refuses `file:`, `http(s):`, `data:` and everything else; file
 names come only from rep_ids matching `[A-Za-z0-9._-]+` that stay inside the folder.
-A rep's statement shows only credit lines whose rep_id is that rep (a manager's team
-lines list the team's transactions, as credited to the manager).
+A rep's statement shows only credit lines whose rep_id is that rep: the rep's own
+credits transaction by transaction, team roll-up credit as one row per team member
+(name, rep_id, number of transactions, credited total) and nothing else of another rep.
+No table lists more than TABLE_ROWS rows; the rest is one "and N more transactions
+totalling X" row (a rep's own table lists the latest and sums the earlier ones), so every
+table still adds up to the total it shows.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from decimal import ROUND_CEILING, Decimal
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from jinja2 import ChoiceLoader, FileSystemLoader, TemplateError, TemplateSyntaxError, nodes
 from jinja2.ext import Extension
@@ -52,6 +57,7 @@ ASSET_SCHEME = "icm-asset:"
 REP_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 EARNING_KINDS = ("component", "bonus", "spif")
 BATCH_SIZE = 50
+TABLE_ROWS = 200  # rows a credited-transactions table lists before summarising
 LOG = logging.getLogger(__name__)
 
 
@@ -394,6 +400,101 @@ def _grouped(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, list[dict]]:
     return out
 
 
+@dataclass(frozen=True)
+class CreditTable:
+    """One component's credited transactions on a statement, already cut to size.
+
+    `direct`: the rep's own credit lines (date order, the latest TABLE_ROWS); `team`: one
+    row per team member the roll-up credit came through (via_rep_id, name, count,
+    credited); `*_more`: (transactions, cents) left out of a table, or None; totals in
+    cents (None when the table is empty).
+    """
+
+    direct: list[dict] = field(default_factory=list)
+    direct_more: tuple[int, int] | None = None
+    direct_total: int | None = None
+    team: list[dict] = field(default_factory=list)
+    team_more: tuple[int, int] | None = None
+    team_total: int | None = None
+
+    @property
+    def total(self) -> int | None:
+        if self.direct_total is None and self.team_total is None:
+            return None
+        return (self.direct_total or 0) + (self.team_total or 0)
+
+
+_NO_CREDITS = CreditTable()
+
+
+def _cut(frame: pd.DataFrame, keys: list[str], keep_last: bool) -> tuple[pd.DataFrame, dict]:
+    """Rows to list, at most TABLE_ROWS per group, and what the rest add up to.
+
+    `keep_last` lists a group's last rows. Returns the listed rows and {group:
+    (transactions, cents)} of the rows left out (`count`: transactions per row).
+    """
+    rank = frame.groupby(keys, sort=False, dropna=False).cumcount(ascending=not keep_last)
+    shown = rank.to_numpy() < TABLE_ROWS
+    rest = frame.loc[~shown].groupby(keys, sort=False, dropna=False)[["count", "credited"]].sum()
+    more = {(k if isinstance(k, tuple) else (k,)): (int(n), int(c))
+            for k, n, c in zip(rest.index, rest["count"], rest["credited"], strict=True)}
+    return frame.loc[shown], more
+
+
+def _sums(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, int]:
+    sums = frame.groupby(keys, sort=False, dropna=False)["credited"].sum()
+    return {(k if isinstance(k, tuple) else (k,)): int(v) for k, v in sums.items()}
+
+
+def _credit_tables(credits: pd.DataFrame, keys: list[str],
+                   names: dict) -> dict[tuple, CreditTable]:
+    """CreditTable per (rep, line, period): own lines listed, team credit summed per member.
+
+    A manager's statement would otherwise list every deal of the whole organisation
+    (thousands of rows for a VP); one row per team member says what each brought.
+    """
+    team_mask = (credits["via_rep_id"].notna().to_numpy() if "via_rep_id" in credits
+                 else np.zeros(len(credits), dtype=bool))
+    direct = credits.loc[~team_mask].sort_values(["date", "txn_id"], kind="stable")
+    direct = direct.assign(count=1)
+    direct_listed, direct_more = _cut(direct, keys, keep_last=True)
+
+    team = (credits.loc[team_mask]
+            .groupby([*keys, "via_rep_id"], sort=False, dropna=False)["credited"]
+            .agg(count="size", credited="sum").reset_index())
+    team["name"] = team["via_rep_id"].map(names)
+    team["sort_name"] = team["name"].fillna(team["via_rep_id"]).astype(str)
+    team = team.sort_values([*keys, "sort_name", "via_rep_id"], kind="stable")
+    team_listed, team_more = _cut(team, keys, keep_last=False)
+
+    direct_total, team_total = _sums(direct, keys), _sums(team, keys)
+    direct_of, team_of = _grouped(direct_listed, keys), _grouped(team_listed, keys)
+    return {key: CreditTable(direct=direct_of.get(key, []), direct_more=direct_more.get(key),
+                             direct_total=direct_total.get(key), team=team_of.get(key, []),
+                             team_more=team_more.get(key), team_total=team_total.get(key))
+            for key in dict.fromkeys([*direct_total, *team_total])}
+
+
+def _txn_row(t: dict, fmt: Formatter) -> dict:
+    reverses, share, multiplier = t.get("reverses"), t.get("share"), t.get("multiplier")
+    return {
+        "date": fmt.date(t.get("date")), "txn_id": t.get("txn_id") or "",
+        "account": t.get("account_id") or "", "type": t.get("type") or "",
+        "share": fmt.percent(share, 0) if share is not None else "",
+        "multiplier": "×" + fmt.number(multiplier) if multiplier is not None else "",
+        "credited": fmt.money(t.get("credited")),
+        "cancel": fmt.labels["cancellation_of"].format(txn=reverses) if reverses else "",
+    }
+
+
+def _more(more: tuple[int, int] | None, fmt: Formatter, label: str) -> str:
+    """A table's closing "and N more transactions totalling X" row, or "" when none."""
+    if more is None:
+        return ""
+    count, cents = more
+    return fmt.labels[label].format(count=fmt.number(count, 0), total=fmt.money(cents))
+
+
 def build_statements(result: RunResult, reps: Collection[str] | None = None, *,
                      run_id: str | None = None) -> list[Statement]:
     """One Statement per rep with register lines (in register order), `reps` only if given."""
@@ -417,9 +518,8 @@ def iter_statements(result: RunResult, reps: Collection[str] | None = None, *,
     settle_of = (result.settlement.drop_duplicates("rep_id", keep="last")
                  .set_index("rep_id").to_dict("index"))
     credits = result.credits[result.credits["rep_id"].isin(wanted)]
-    credits = credits.sort_values(["date", "txn_id"], kind="stable")
     period_key = "attainment_period" if "attainment_period" in credits else "line"
-    credits_of = _grouped(credits, ["rep_id", "line", period_key])
+    tables = _credit_tables(credits, ["rep_id", "line", period_key], names)
     lp_of = _grouped(result.line_periods[result.line_periods["rep_id"].isin(wanted)],
                      ["rep_id"])
     run_month = month_index(result.period)
@@ -469,20 +569,12 @@ def iter_statements(result: RunResult, reps: Collection[str] | None = None, *,
             elif component is not None:
                 chart = _curve_chart(component, fmt, r["attainment"])
             key = current_period if period_key == "attainment_period" else line
-            txns = credits_of.get((rep_id, line, key), [])
-            txn_rows = []
-            for t in txns:
-                reverses, via = t.get("reverses"), t.get("via_rep_id")
-                share, multiplier = t.get("share"), t.get("multiplier")
-                txn_rows.append({
-                    "date": fmt.date(t.get("date")), "txn_id": t.get("txn_id") or "",
-                    "account": t.get("account_id") or "", "type": t.get("type") or "",
-                    "via": f"{names.get(via, via)} ({via})" if via else "",
-                    "share": fmt.percent(share, 0) if share is not None else "",
-                    "multiplier": "×" + fmt.number(multiplier) if multiplier is not None else "",
-                    "credited": fmt.money(t.get("credited")),
-                    "cancel": labels["cancellation_of"].format(txn=reverses) if reverses else "",
-                })
+            table = tables.get((rep_id, line, key), _NO_CREDITS)
+            txn_rows = [_txn_row(t, fmt) for t in table.direct]
+            team_rows = [{"member": f"{t['name']} ({t['via_rep_id']})" if t["name"]
+                          else t["via_rep_id"],
+                          "count": fmt.number(t["count"], 0), "credited": fmt.money(t["credited"])}
+                         for t in table.team]
             calc = [{
                 "period": fmt.period(str(c["attainment_period"])),
                 "credited": fmt.money(c.get("credited")), "quota": fmt.money(c.get("quota")),
@@ -496,8 +588,13 @@ def iter_statements(result: RunResult, reps: Collection[str] | None = None, *,
                 "attainment": fmt.percent(r["attainment"]),
                 "period_label": fmt.period(current_period) if current_period else "",
                 "explain": explain, "next": nxt, "chart": chart, "calc": calc,
-                "txns": txn_rows, "team": any(t.get("via_rep_id") for t in txns),
-                "txn_total": fmt.money(sum(int(t["credited"]) for t in txns)) if txns else "",
+                "txns": txn_rows, "txns_more": _more(table.direct_more, fmt, "earlier_transactions"),
+                "txns_total": fmt.money(table.direct_total) if table.direct_total is not None
+                else "",
+                "team": team_rows, "team_more": _more(table.team_more, fmt, "more_transactions"),
+                "team_total": fmt.money(table.team_total) if table.team_total is not None else "",
+                "both": bool(txn_rows) and bool(team_rows),
+                "txn_total": fmt.money(table.total) if table.total is not None else "",
             })
 
         paid = sum(int(r["amount"] or 0) for r in records)

@@ -1,13 +1,14 @@
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from pypdf import PdfReader
 
 from compensation.errors import IcmError
 from reports import render_statements
 from reports.statements import AssetFetcher, statement_path
-from tests.reports.sample import register_rows, reps, sample_result
+from tests.reports.sample import credits, register_rows, reps, sample_result
 
 
 def pdf_text(path: Path) -> str:
@@ -163,3 +164,52 @@ def test_batches_in_worker_processes_match_single_statement_pages(tmp_path):
         assert names[rep] in text
         if rep != "M1":  # the manager's page names the team, nobody else's does
             assert all(other not in text for key, other in names.items() if key != rep)
+
+
+def test_manager_sees_one_row_per_team_member_not_their_deals(rendered):
+    _, texts, _ = rendered
+    m1 = texts["M1"]
+    # A1: 200,000 + 100,000 + 170,000 + 45,000 over 4 deals; B2: 60,000 + 50,000 - 50,000 over 3.
+    for expected in [
+        "Credited through your team", "TEAM MEMBER TRANSACTIONS CREDITED",
+        "Anna Rossi (A1) 4 €515,000.00", "Ben Carter (B2) 3 €60,000.00", "Total €575,000.00",
+    ]:
+        assert expected in m1, expected
+    for deal in ["T2001", "T1003", "ACC-ROSSI", "ACC-CARTER", "cancels"]:
+        assert deal not in m1, deal
+
+
+def test_credit_tables_cap_rows_and_still_add_up(monkeypatch, tmp_path):
+    from reports import statements as st
+
+    monkeypatch.setattr(st, "TABLE_ROWS", 1)
+    contexts = {s.rep_id: s.context for s in st.build_statements(sample_result(tmp_path))}
+    [new_business, _] = contexts["A1"]["components"]
+    # A1's own deals: the latest listed (T2003, 170,000.00), the two earlier summed.
+    assert [t["txn_id"] for t in new_business["txns"]] == ["T2003"]
+    assert new_business["txns_more"] == ("e altre 2 transazioni precedenti per un totale di "
+                                         "350.000,00\xa0€")
+    assert new_business["txns_total"] == "520.000,00\xa0€"
+    [team] = contexts["M1"]["components"]
+    assert team["team"] == [{"member": "Anna Rossi (A1)", "count": "4",
+                             "credited": "€515,000.00"}]
+    assert team["team_more"] == "and 3 more transactions totalling €60,000.00"
+    assert team["team_total"] == "€575,000.00" and not team["both"]
+
+
+def test_long_transaction_table_lists_200_and_sums_the_rest(tmp_path):
+    base = credits()
+    b2 = base[(base["rep_id"] == "B2") & (base["line"] == "new_business")].iloc[[0]]
+    many = b2.loc[b2.index.repeat(250)].reset_index(drop=True)
+    many["txn_id"] = [f"T{3000 + i}" for i in range(250)]
+    many["date"] = pd.Timestamp("2026-01-01") + pd.to_timedelta(many.index // 3, unit="D")
+    many["credited"] = 100_000 + many.index.to_numpy()  # 1,000.00 + i cents
+    frame = pd.concat([base[base["rep_id"] != "B2"], many], ignore_index=True)
+    result = sample_result(tmp_path / "ws", credits=frame)
+    [path] = render_statements(result, tmp_path / "out", reps=["B2"])
+    text = pdf_text(path)
+    # T3000..T3049 are summed: 50 x 1,000.00 + (0 + ... + 49) cents = 50,012.25.
+    assert "T3049" not in text and "T3050" in text and "T3249" in text
+    assert "and 50 earlier transactions totalling €50,012.25" in text
+    # All 250: 250,000.00 + (0 + ... + 249) cents = 250,311.25.
+    assert "Total €250,311.25" in text
