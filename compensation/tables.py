@@ -322,14 +322,15 @@ def _cleaned(column: pa.ChunkedArray) -> pa.ChunkedArray:
 def _to_objects(column: pa.ChunkedArray) -> np.ndarray:
     """Text as an object array of str with None for missing.
 
-    Columns with few distinct values (currency, type, product, plan) share one str object
-    per value, which keeps 10 million rows in memory.
+    Columns with repeated values (currency, type, product, plan, and a rep_id owning many
+    transactions) share one str object per value, which keeps 10 million rows in memory;
+    only columns of distinct ids (txn_id) get one object per cell.
     """
     n = len(column)
     if n == 0:
         return np.empty(0, dtype=object)
-    sample = column.slice(0, 4096)
-    if len(pc.unique(sample)) * 4 > len(sample):  # ids: nothing to share
+    sample = column.slice(0, 65536)
+    if len(pc.unique(sample)) > 0.95 * len(sample):  # ids: nothing to share
         return column.to_numpy(zero_copy_only=False).astype(object, copy=False)
     encoded = pc.dictionary_encode(column).combine_chunks()
     values = np.append(encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
@@ -903,7 +904,9 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
     owner_of = txns["rep_id"]
 
     # Duplicate txn_id: every row with that id is left out, each owner held.
-    dup = txns["txn_id"].duplicated(keep=False)
+    present = pd.Index(txns["txn_id"])  # hashed once; unique in a clean file
+    dup = (pd.Series(False, index=txns.index) if present.is_unique
+           else txns["txn_id"].duplicated(keep=False))
     if dup.any():
         listed = txns[dup].groupby("txn_id")["row"].agg(_rows_text)
         for row, txn, rep in txns.loc[dup, ["row", "txn_id", "rep_id"]].itertuples(index=False):
@@ -911,7 +914,7 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
                 "transactions", f"txn_id '{txn}' is used by {listed[txn]} of transactions; "
                 "give each transaction its own txn_id", row, known, rep=rep, txn=txn))
         txns = txns[~dup].reset_index(drop=True)
-    present = pd.Index(txns["txn_id"])  # unique now: hashed lookups, no million-item set
+        present = pd.Index(txns["txn_id"])  # unique now: hashed lookups, no million-item set
     left_out = {t for t in set(left_out) | set(listed.index if dup.any() else ())
                 if t not in present}
 
