@@ -117,18 +117,27 @@ def curve_targets(rows: pd.DataFrame, candidates: pd.DataFrame, assignments: pd.
     sums = parts.assign(value=value * 100).groupby(keys)["value"].sum()
     index = pd.MultiIndex.from_frame(rows[keys])
     approx = sums.reindex(index).fillna(0.0).to_numpy()
-    groups: dict = {}
     columns: dict = {}
 
     def exact(i: int) -> Decimal:
-        if not groups:  # built on first use: most runs never need it
-            groups.update(parts.groupby(keys, sort=False).indices)
+        if not columns:  # built on first use: most runs never need it
             columns.update((c, parts[c].to_numpy()) for c in ("target_incentive", "weight", "share", "days",
                                                               "period_days"))
+            # Each part's row in `rows`, sorted stably: a row's parts in their own order.
+            owner = (index.get_indexer(pd.MultiIndex.from_frame(parts[keys])) if index.is_unique
+                     else np.full(len(parts), -1))
+            order = np.argsort(owner, kind="stable")
+            columns.update(order=order, owner=owner[order], by_key=None if index.is_unique
+                           else parts.groupby(keys, sort=False).indices)
         ti, weight, share = columns["target_incentive"], columns["weight"], columns["share"]
         days, period_days = columns["days"], columns["period_days"]
+        if columns["by_key"] is None:
+            lo, hi = np.searchsorted(columns["owner"], [i, i + 1])
+            mine = columns["order"][lo:hi]
+        else:
+            mine = columns["by_key"].get(index[i], ())
         return sum((to_decimal(float(ti[j])) * weight[j] * share[j] * int(days[j]) / int(period_days[j])
-                    for j in groups.get(index[i], ())), Decimal(0))
+                    for j in mine), Decimal(0))
 
     return approx, exact
 
