@@ -398,10 +398,7 @@ def _check_column(col: Column, text: pa.ChunkedArray | None, n: int) -> _Checked
         if col.default is not None:
             result.values = np.where(blank, col.default, values)
     elif col.kind == "date":
-        shape = _matches(text, _ISO_DATE)
-        as_pandas = pd.Series(pd.arrays.ArrowExtensionArray(text))
-        dates = pd.to_datetime(as_pandas, format="%Y-%m-%d", errors="coerce").to_numpy(
-            dtype="datetime64[ns]")
+        shape, dates = _parse_dates(text)
         bad = ~blank & np.isnat(dates)
         if col.name == "end_date":
             # 9999-12-31 and the like: an open end beyond what datetime64[ns] can hold.
@@ -433,6 +430,29 @@ def _check_column(col: Column, text: pa.ChunkedArray | None, n: int) -> _Checked
         result.flag(blank, lambda v: f"{col.name} is blank; fill it in or delete the row",
                     lambda: np.full(n, None, dtype=object))
     return result
+
+
+def _parse_dates(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each cell is shaped YYYY-MM-DD (null: yes), and its datetime64[ns] (NaT: none).
+
+    A column repeating its dates (a year of transactions holds 365) is checked and parsed
+    once per distinct text.
+    """
+
+    def parse(cells) -> tuple[np.ndarray, np.ndarray]:
+        as_pandas = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([cells]) if isinstance(
+            cells, pa.Array) else cells))
+        return _matches(cells, _ISO_DATE), pd.to_datetime(
+            as_pandas, format="%Y-%m-%d", errors="coerce").to_numpy(dtype="datetime64[ns]")
+
+    sample = text.slice(0, 65536)
+    if len(text) < 4096 or len(pc.unique(sample)) * 2 > len(sample):
+        return parse(text)
+    encoded = pc.dictionary_encode(text).combine_chunks()
+    shape, dates = parse(encoded.dictionary)
+    codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+    return (np.append(shape, True)[codes],
+            np.append(dates, np.datetime64("NaT", "ns"))[codes])
 
 
 def _split_like(mask: np.ndarray, like: pa.ChunkedArray) -> list[pa.Array]:
