@@ -69,7 +69,8 @@ def credit_lines(
         which = np.concatenate([which, found_which])[order]
     assigned = np.zeros(len(line_txn), dtype=bool)
     assigned[at] = True
-    unassigned = np.flatnonzero(~assigned & pd.isna(via) & pd.Index(rep_id).isin(list(set(reps["rep_id"]))))
+    unassigned = np.flatnonzero(~assigned)
+    unassigned = unassigned[pd.isna(via[unassigned]) & pd.Index(rep_id[unassigned]).isin(list(set(reps["rep_id"])))]
     txn_ids, rows = txns["txn_id"].to_numpy(dtype=object), txns["row"].to_numpy()
     for i in unassigned:
         t = own[line_txn[i]]
@@ -78,7 +79,8 @@ def credit_lines(
             f"'{rep_id[i]}' in reps: it credits nothing (check start_date/end_date)",
             row=rows[t], txn_id=txn_ids[t], rep_id=rep_id[i]))
 
-    line_txn, rep_id, share, role, via = (a[at] for a in (line_txn, rep_id, share, role, via))
+    if not np.array_equal(at, np.arange(len(line_txn))):  # else every line, in order: no copies
+        line_txn, rep_id, share, role, via = (a[at] for a in (line_txn, rep_id, share, role, via))
     plan_id = assignments["plan_id"].to_numpy(dtype=object)[which]
     assignment = assignments["assignment"].to_numpy()[which]
     if is_cancel[line_txn].any():
