@@ -156,7 +156,9 @@ def line_candidates(assignments: pd.DataFrame, plans: Mapping[str, Plan], window
 
 def credited_candidates(comp_credits, lines, assignments, plans, window) -> pd.DataFrame:
     """(assignment, component, period) keys that have credits: a cancellation can credit a
-    leaver's assignment in a period it no longer overlaps (rule 2)."""
+    leaver's assignment in a period it no longer overlaps (rule 2). Only cancellations can,
+    so only their credits are looked at."""
+    comp_credits = comp_credits[lines["is_cancel"].to_numpy()[comp_credits["line_idx"].to_numpy()]]
     kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
     assignment = lines["assignment"].to_numpy()[comp_credits["line_idx"].to_numpy()]
     line = comp_credits["line"].to_numpy(dtype=object)
