@@ -84,17 +84,26 @@ def curve_exact(credited: int, quota: float, curve: PayoutCurve) -> Decimal:
 
 def curve(credited: np.ndarray, quota: np.ndarray, target: np.ndarray, rule: PayoutCurve,
           exact_target: Callable[[int], Decimal]) -> np.ndarray:
-    """Earned cents = target x curve(attainment) (rule 5); `target` in float cents per row,
-    `exact_target(i)` its Decimal value (currency) for rows a float cannot round."""
+    """Earned cents of a payout curve (rule 5).
+
+    Earned = target x curve(attainment); `target` is float cents per row and
+    `exact_target(i)` its Decimal value (currency) for the rows a float cannot round.
+    """
     attainment = np.divide(np.asarray(credited, dtype=float), quota)
     approx = np.asarray(target, dtype=float) * curve_value(attainment, rule)
-    return round_exact(approx, lambda i: _EXACT.multiply(exact_target(i) * 100, curve_exact(credited[i], quota[i], rule)))
+
+    def exact(i: int) -> Decimal:
+        return _EXACT.multiply(exact_target(i) * 100, curve_exact(credited[i], quota[i], rule))
+
+    return round_exact(approx, exact)
 
 
 def curve_targets(rows: pd.DataFrame, candidates: pd.DataFrame, assignments: pd.DataFrame,
                   plans: Mapping[str, Plan], calendar: Calendar) -> tuple[np.ndarray, Callable[[int], Decimal]]:
-    """Target of each (rep_id, line, attainment_period) row: the sum over the period's assignments
-    of target incentive x weight x period share x assigned days / period days (rule 5).
+    """Curve target of each (rep_id, line, attainment_period) row (rule 5).
+
+    The sum over the period's assignments of target incentive x weight x period share x
+    assigned days / period days.
 
     Returns float cents per row, and a function giving row i's exact Decimal target.
     """
@@ -158,8 +167,11 @@ def component_earned(rows: pd.DataFrame, comp: Component, targets) -> np.ndarray
 
 def gate_open(rows: pd.DataFrame, comp: Component, attainments: pd.DataFrame, gating: Component,
               calendar: Calendar, run_month: int) -> np.ndarray:
-    """Rule 6: the gating component's attainment to date, in its period containing the end of
-    the gated period (or the run month, if earlier), must reach `min_attainment`."""
+    """Rule 6: whether each gated row's gate is open.
+
+    The gating component's attainment to date, in its period containing the end of the
+    gated period (or the run month, if earlier), must reach `min_attainment`.
+    """
     ends_of = {p: min(calendar.bounds(p)[1], run_month) for p in rows["attainment_period"].unique()}
     ends = rows["attainment_period"].map(ends_of).to_numpy()
     gating_periods = calendar.periods_of(gating.attainment_period, ends)
@@ -175,14 +187,18 @@ def bonus_attainment(comp_credits: pd.DataFrame, quotas: pd.DataFrame, requests:
     totals = period_totals(comp_credits[comp_credits["line"] == component.id], {component.id: per}, calendar)
     keyed = totals.set_index(["rep_id", "attainment_period"])["credited"]
     keys = pd.MultiIndex.from_arrays([requests["rep_id"].to_numpy(), requests["attainment_period"].to_numpy()])
-    credited = keyed.reindex(keys).fillna(0).to_numpy(dtype=np.int64) if len(keyed) else np.zeros(len(requests), np.int64)
+    credited = (keyed.reindex(keys).fillna(0).to_numpy(dtype=np.int64) if len(keyed)
+                else np.zeros(len(requests), np.int64))
     quota = quotas_for(requests.assign(quota_key=component.quota_key), quotas, calendar)
     return credited, quota, np.divide(credited.astype(float), quota)
 
 
 def spif_rows(lines: pd.DataFrame, plans: Mapping[str, Plan], calendar: Calendar) -> pd.DataFrame:
-    """Rule 7: per_transaction x share for each direct credit line matching a SPIF, minus for
-    a credited cancellation; the window is judged on the original's date. Keyed by fiscal year."""
+    """Rule 7: SPIF earnings per credit line, keyed by fiscal year.
+
+    per_transaction x share for each direct credit line matching a SPIF, minus for a
+    credited cancellation; the window is judged on the original's date.
+    """
     frames = []
     # Rows are picked as positions and columns taken as arrays: the wide frame is never copied.
     direct = pd.isna(lines["via_rep_id"].to_numpy(dtype=object))

@@ -128,8 +128,11 @@ def calculate(ws: Workspace, period: str, prior: PriorState | None = None, plan_
 
 
 def line_candidates(assignments: pd.DataFrame, plans: Mapping[str, Plan], window: RunWindow) -> pd.DataFrame:
-    """Every (assignment, line, attainment period) the run recomputes: the periods of the fiscal
-    year begun by the run month that the assignment overlaps, for each line of its plan."""
+    """Every (assignment, line, attainment period) the run recomputes (rule 8).
+
+    The periods of the fiscal year begun by the run month that the assignment overlaps,
+    for each line of its plan.
+    """
     frames = []
     for plan_id, plan in plans.items():
         mine = assignments[(assignments["plan_id"] == plan_id) & (assignments["start"] <= window.last_day)
@@ -155,9 +158,11 @@ def line_candidates(assignments: pd.DataFrame, plans: Mapping[str, Plan], window
 
 
 def credited_candidates(comp_credits, lines, assignments, plans, window) -> pd.DataFrame:
-    """(assignment, component, period) keys that have credits: a cancellation can credit a
-    leaver's assignment in a period it no longer overlaps (rule 2). Only cancellations can,
-    so only their credits are looked at."""
+    """(assignment, component, period) keys that have credits outside the assignment's periods.
+
+    A cancellation can credit a leaver's assignment in a period it no longer overlaps
+    (rule 2). Only cancellations can, so only their credits are looked at.
+    """
     comp_credits = comp_credits[lines["is_cancel"].to_numpy()[comp_credits["line_idx"].to_numpy()]]
     kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
     assignment = lines["assignment"].to_numpy()[comp_credits["line_idx"].to_numpy()]
@@ -237,7 +242,8 @@ def earn_bonuses(governing, comp_credits, quotas, plans, window):
         plan = plans[plan_id]
         bonus = next(b for b in plan.bonuses if b.id == line)
         component = plan.component(bonus.component)
-        credited, quota, attainment = bonus_attainment(comp_credits, quotas, group, component, bonus.per, window.calendar)
+        credited, quota, attainment = bonus_attainment(comp_credits, quotas, group, component, bonus.per,
+                                                       window.calendar)
         for rep_id, name in group.loc[np.isnan(quota), ["rep_id", "attainment_period"]].itertuples(index=False):
             problems.append(Problem.hold(
                 "quotas", f"no quota for component '{component.quota_key}' in {name} (bonus {bonus.id}); "
@@ -355,6 +361,3 @@ def exceptions_frame(period: str, problems: list[Problem]) -> pd.DataFrame:
     return frame.sort_values(["severity", "table", "row", "txn_id", "rep_id", "reason"], kind="stable",
                              na_position="first").reset_index(drop=True)
 
-
-def month_label(index: int) -> str:
-    return month_name(index)
