@@ -48,19 +48,6 @@ def build_assignments(reps: pd.DataFrame, plans: Mapping[str, Plan]) -> tuple[pd
     return a, problems
 
 
-def assign_by_date(lines: pd.DataFrame, assignments: pd.DataFrame, rep_col: str = "rep_id",
-                   columns: tuple[str, ...] = ("assignment", "plan_id")) -> pd.DataFrame:
-    """Inner-join lines to the assignment of `rep_col` whose date range contains `date`.
-
-    Rows with no such assignment are dropped; the caller reports them.
-    """
-    at, which = match_by_date(lines[rep_col].to_numpy(dtype=object), lines["date"].to_numpy(), assignments)
-    out = lines.iloc[at].reset_index(drop=True)
-    for column in columns:
-        out[column] = assignments[column].to_numpy()[which]
-    return out
-
-
 _DAY_NS = 86_400 * 10**9
 _DAY_BITS = 18  # datetime64[ns] spans about +-106,751 days around 1970: below 2**17 either way
 

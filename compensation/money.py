@@ -82,13 +82,3 @@ def round_exact(approx_cents: np.ndarray, exact: Callable[[int], Decimal]) -> np
         for i in near:
             cents[i] = float(exact(int(i)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     return cents.astype(np.int64)
-
-
-def cents_times(cents: np.ndarray, factor: np.ndarray) -> np.ndarray:
-    """Cents x a decimal factor (a rate, a curve value), rounded half up to cents."""
-    return product_cents(np.asarray(cents, dtype=np.float64) / 100.0, factor)
-
-
-def round_cents(value: np.ndarray) -> np.ndarray:
-    """Currency float values -> int64 cents, half up (exact for values with <= ~12 digits)."""
-    return product_cents(value)

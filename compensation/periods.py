@@ -101,15 +101,6 @@ class Calendar:
             return first, first + 11
         raise ValueError(f"'{period}' is not a period; write 2026-03, 2026-Q1 or 2026")
 
-    def kind_of(self, period: str) -> str:
-        if MONTH_RE.match(period):
-            return "month"
-        if QUARTER_RE.match(period):
-            return "quarter"
-        if YEAR_RE.match(period):
-            return "year"
-        raise ValueError(f"'{period}' is not a period; write 2026-03, 2026-Q1 or 2026")
-
     def periods_begun(self, kind: str, run_month: int) -> list[str]:
         """Attainment periods of `kind` in the run month's fiscal year begun by its end (rule 8)."""
         first = self.fiscal_year_first_month(self.fiscal_year(run_month))

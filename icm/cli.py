@@ -245,24 +245,15 @@ def main() -> None:
 
 
 def _register_parts() -> None:
-    """Commands contributed by the parts' face modules, all wrapped by `_handled`."""
-    import importlib
+    """Add the parts' face modules' commands; wrap every command in `_handled` once."""
+    from icm import audit_commands, demo_command, territory_commands
 
-    for name in ("icm.audit_commands", "icm.territory_commands", "icm.demo_command", "icm.report_commands"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in (audit_commands, territory_commands, demo_command):
         module.register(app)
     for command in app.registered_commands:
-        if not getattr(command.callback, "__wrapped__", None):
-            command.callback = _handled(command.callback)
+        command.callback = _handled(command.callback)
 
 
-for _cmd in app.registered_commands:
-    _cmd.callback = _handled(_cmd.callback)
 _register_parts()
 
 if __name__ == "__main__":  # pragma: no cover
