@@ -20,18 +20,23 @@ from compensation.results import EXCEPTION_COLUMNS, REGISTER_COLUMNS
 MONEY_COLUMNS = ("credited", "quota", "earned_to_date", "paid_to_date", "amount")
 
 
-def money_text(cents: pd.Series) -> pd.Series:
-    """Int64 cents -> `-2000.00` text, blank where <NA> (vectorised)."""
-    values = pd.array(cents, dtype="Int64")
-    missing = np.asarray(values.isna())
-    raw = np.asarray(values.fillna(0).to_numpy(dtype=np.int64))
-    magnitude = np.abs(raw)
-    whole = pd.Series(magnitude // 100).astype(str)
-    frac = pd.Series(magnitude % 100).astype(str).str.zfill(2)
-    sign = pd.Series(np.where(raw < 0, "-", ""))
+def _fixed_text(units: np.ndarray, missing: np.ndarray, decimals: int, index) -> pd.Series:
+    """Integer units of 10**-decimals -> `-12.345678` text, blank where missing (vectorised)."""
+    scale = 10**decimals
+    magnitude = np.abs(units)
+    whole = pd.Series(magnitude // scale).astype(str)
+    frac = pd.Series(magnitude % scale).astype(str).str.zfill(decimals)
+    sign = pd.Series(np.where(units < 0, "-", ""))
     text = (sign + whole + "." + frac).to_numpy(dtype=object)
     text[missing] = ""
-    return pd.Series(text, index=cents.index, dtype=object)
+    return pd.Series(text, index=index, dtype=object)
+
+
+def money_text(cents: pd.Series) -> pd.Series:
+    """Int64 cents -> `-2000.00` text, blank where <NA>."""
+    values = pd.array(cents, dtype="Int64")
+    units = np.asarray(values.fillna(0).to_numpy(dtype=np.int64))
+    return _fixed_text(units, np.asarray(values.isna()), 2, cents.index)
 
 
 def attainment_text(attainment: pd.Series) -> pd.Series:
@@ -42,13 +47,7 @@ def attainment_text(attainment: pd.Series) -> pd.Series:
     if (~missing).any():
         # product_cents scales by 100 and rounds half up exactly; x 10,000 more gives 1e-6 units.
         micro[~missing] = product_cents(values[~missing], np.full((~missing).sum(), 10_000.0))
-    magnitude = np.abs(micro)
-    whole = pd.Series(magnitude // 1_000_000).astype(str)
-    frac = pd.Series(magnitude % 1_000_000).astype(str).str.zfill(6)
-    sign = pd.Series(np.where(micro < 0, "-", ""))
-    text = (sign + whole + "." + frac).to_numpy(dtype=object)
-    text[missing] = ""
-    return pd.Series(text, index=attainment.index, dtype=object)
+    return _fixed_text(micro, missing, 6, attainment.index)
 
 
 def _plain_text(column: pd.Series) -> pd.Series:
