@@ -42,19 +42,31 @@ def commission(credited: np.ndarray, quota: np.ndarray, rule: Commission) -> np.
     approx = (slices * rates).sum(axis=1)
 
     def exact(i: int) -> Decimal:
-        value, total = Decimal(int(credited[i])), Decimal(0)
-        lows = [to_decimal(e) for e in edges[i]]
-        for k, tier in enumerate(rule.tiers):
-            hi = lows[k + 1] if k + 1 < len(lows) else None
-            if k == 0:
-                part = value if hi is None else min(value, hi)
-            else:
-                part = max(Decimal(0), value - lows[k])
-                part = part if hi is None else min(part, hi - lows[k])
-            total += _EXACT.multiply(part, tier.rate)
-        return total
+        parts = marginal_slices(Decimal(int(credited[i])), [to_decimal(e) for e in edges[i]])
+        return sum((_EXACT.multiply(part, tier.rate) for part, tier in zip(parts, rule.tiers, strict=True)),
+                   Decimal(0))
 
     return round_exact(approx, exact)
+
+
+def marginal_edges(quota: float, rule: Commission) -> list[Decimal]:
+    """Band lower edges in cents: `from` x quota, or `from` itself with `basis: amount`."""
+    if rule.basis == "amount":
+        return [t.from_ * 100 for t in rule.tiers]
+    q = to_decimal(quota) if quota == quota else Decimal(0)
+    return [t.from_ * q for t in rule.tiers]
+
+
+def marginal_slices(value: Decimal, lows: list[Decimal]) -> list[Decimal]:
+    """The part of `value` in each band [lows[k], lows[k+1]); a net negative lands in the first."""
+    parts = []
+    for k, low in enumerate(lows):
+        high = lows[k + 1] if k + 1 < len(lows) else None
+        part = value if k == 0 else max(Decimal(0), value - low)
+        if high is not None:
+            part = min(part, high if k == 0 else high - low)
+        parts.append(part)
+    return parts
 
 
 def curve_value(attainment: np.ndarray, curve: PayoutCurve) -> np.ndarray:

@@ -12,7 +12,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from compensation.earn import curve_exact
+from compensation.earn import curve_exact, marginal_edges, marginal_slices
 from compensation.errors import IcmError
 from compensation.money import cents_to_decimal, format_cents
 from compensation.plan import Component, Plan
@@ -69,32 +69,27 @@ def _explain_line(
     result: RunResult, plan: Plan | None, line, periods: pd.DataFrame, credits: pd.DataFrame
 ) -> list[str]:
     out = ["", f"{line.kind} {line.line}"]
-    owner = next(
-        (p for p in result.plans.values() if line.line in p.line_ids and (plan is None or p.id == plan.id)), None
-    )
-    owner = owner or next((p for p in result.plans.values() if line.line in p.line_ids), None)
-    if line.kind == "component" and owner is not None:
-        comp = owner.component(line.line)
-        out.append(f"  {_describe(comp)}")
+    described = None
     for period in periods.sort_values("attainment_period").itertuples():
+        # The rules are those of the assignment governing that period (plan changes re-rate).
+        governing = result.plans.get(getattr(period, "plan_id", None)) or plan
+        comp = _component(governing, line.line) if line.kind == "component" else None
+        if comp is not None and comp != described:
+            out.append(f"  {_describe(comp)}")
+            described = comp
         out.append(f"  {period.attainment_period}:")
-        mine = credits[credits["attainment_period"] == period.attainment_period]
-        for c in mine.itertuples():
+        for c in credits[credits["attainment_period"] == period.attainment_period].itertuples():
             via = f" via {c.via_rep_id}" if isinstance(c.via_rep_id, str) else ""
             cancel = f" cancels {c.reverses}" if isinstance(c.reverses, str) else ""
-            ccy = c.currency if isinstance(c.currency, str) else (plan.currency if plan else "")
+            ccy = c.currency if isinstance(c.currency, str) else (governing.currency if governing else "")
             out.append(
                 f"    {pd.Timestamp(c.date):%Y-%m-%d} {c.txn_id} account {c.account_id or '-'} "
                 f"{c.type or '-'}{cancel}{via}: "
                 f"{c.amount:,.2f} {ccy} x share {c.share:g} x multiplier {c.multiplier:g} x fx {c.fx_rate:g} "
                 f"= {money(c.credited)}"
             )
-        if line.kind == "component" and owner is not None:
-            out.append("    " + _arithmetic(owner.component(line.line), period))
-        elif line.kind == "bonus":
-            out.append(f"    bonus earned to date {money(period.earned_to_date)}")
-        else:
-            out.append(f"    SPIF earned to date {money(period.earned_to_date)}")
+        if comp is not None:
+            out.append("    " + _arithmetic(comp, period))
         out.append(
             f"    earned to date {money(period.earned_to_date)} - paid before {money(period.paid_before)} "
             f"= {money(period.amount)}"
@@ -104,6 +99,10 @@ def _explain_line(
         f"{money(line.paid_to_date)} = {money(line.amount)}"
     )
     return out
+
+
+def _component(plan: Plan | None, line_id: str) -> Component | None:
+    return next((c for c in plan.components if c.id == line_id), None) if plan else None
 
 
 def _describe(comp: Component) -> str:
@@ -129,7 +128,8 @@ def _arithmetic(comp: Component, period) -> str:
     credited = int(period.credited) if period.credited == period.credited else 0
     quota = period.quota
     att = period.attainment
-    head = f"credited {money(credited)} / quota {money(quota) if quota == quota else '-'} = attainment {pct(att)}; "
+    quota_text = money(round(quota)) if quota == quota else "-"
+    head = f"credited {money(credited)} / quota {quota_text} = attainment {pct(att)}; "
     if comp.commission:
         c = comp.commission
         position = credited / 100 if c.basis == "amount" else (att if att == att else 0.0)
@@ -137,12 +137,20 @@ def _arithmetic(comp: Component, period) -> str:
         if c.method == "retroactive":
             body = f"tier {tier + 1} rate {pct(c.tiers[tier].rate)} x {money(credited)}"
         else:
-            body = f"marginal bands up to tier {tier + 1}, each slice at its band's rate"
+            parts = marginal_slices(Decimal(credited), marginal_edges(quota, c))
+            body = (
+                " + ".join(
+                    f"{money(round(part))} x {pct(t.rate)}" for part, t in zip(parts, c.tiers, strict=True) if part
+                )
+                or "nothing credited"
+            )
     else:
         cv = comp.payout_curve
         y = curve_exact(credited, quota, cv) if quota == quota else Decimal(0)
         target = getattr(period, "target", float("nan"))
         body = f"target {money(round(target)) if target == target else '-'} x curve({pct(att)}) {pct(y)}"
+    if comp.cap is not None and period.earned_to_date == int(comp.cap * 100):
+        body += f"; capped at {money(int(comp.cap * 100))}"
     gate = getattr(period, "gate_open", pd.NA)
     if comp.gate and gate is not pd.NA:
         body += f"; gate on {comp.gate.component} {'open' if gate else 'CLOSED: earned held at 0'}"

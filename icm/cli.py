@@ -193,7 +193,7 @@ def explain(
     from icm.cycle import dry_run
 
     result = dry_run(_workspace(workspace), period)
-    console.print(explain_rep(result, rep), highlight=False)
+    console.print(explain_rep(result, rep), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
