@@ -9,7 +9,8 @@ same plan (rule 9).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,11 @@ from compensation.errors import Problem
 from compensation.plan import Plan
 
 OPEN_END = pd.Timestamp("2262-04-01")
+
+
+def plan_values(plan_ids, plans: Mapping[str, Plan], value: Callable[[Plan], Any]) -> pd.Series:
+    """`value(plan)` for each plan id (one call per plan, not per row); NaN for unknown ids."""
+    return pd.Series(plan_ids).map({pid: value(p) for pid, p in plans.items()})
 
 
 def build_assignments(reps: pd.DataFrame, plans: Mapping[str, Plan]) -> tuple[pd.DataFrame, list[Problem]]:
@@ -36,11 +42,11 @@ def build_assignments(reps: pd.DataFrame, plans: Mapping[str, Plan]) -> tuple[pd
     a = reps[known].copy()
     a = a.rename(columns={"plan": "plan_id", "start_date": "start", "end_date": "end"})
     a["end"] = a["end"].fillna(OPEN_END)
-    plan_ti = a["plan_id"].map({pid: float(p.target_incentive) if p.target_incentive is not None else np.nan
-                                for pid, p in plans.items()})
+    plan_ti = plan_values(a["plan_id"], plans,
+                          lambda p: np.nan if p.target_incentive is None else float(p.target_incentive))
     ti = a["target_incentive"] if "target_incentive" in a else pd.Series(np.nan, index=a.index)
     a["target_incentive"] = ti.fillna(plan_ti)
-    a["currency"] = a["plan_id"].map({pid: p.currency for pid, p in plans.items()})
+    a["currency"] = plan_values(a["plan_id"], plans, lambda p: p.currency)
     a = a.sort_values(["rep_id", "start"], kind="stable").reset_index(drop=True)
     new_span = (a["rep_id"] != a["rep_id"].shift()) | (a["plan_id"] != a["plan_id"].shift())
     a["span_start"] = a["start"].where(new_span).ffill()

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from compensation.assignments import match_by_date
+from compensation.assignments import match_by_date, plan_values
 from compensation.errors import Problem
 from compensation.plan import Plan
 
@@ -194,8 +194,8 @@ def _apply_clawback_window(lines: pd.DataFrame, plans: Mapping[str, Plan]) -> tu
     """
     if not lines["is_cancel"].any():
         return np.ones(len(lines), dtype=bool), []
-    window = lines["plan_id"].map(
-        {pid: p.clawback.window_days if p.clawback else np.inf for pid, p in plans.items()}).astype(float)
+    window = plan_values(lines["plan_id"], plans,
+                         lambda p: p.clawback.window_days if p.clawback else np.inf).astype(float)
     age = (lines["date"] - lines["orig_date"]).dt.days.astype(float)
     outside = lines["is_cancel"] & (age > window)
     problems = [

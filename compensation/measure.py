@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 import numpy as np
 import pandas as pd
 
+from compensation.assignments import plan_values
 from compensation.errors import Problem
 from compensation.money import product_cents
 from compensation.periods import Calendar, month_name
@@ -114,7 +115,7 @@ def component_credits(
     """Credited cents per (credit line, component): line_idx, rep_id, plan_id, line, multiplier, fx_rate, credited."""
     problems: list[Problem] = []
     plan_ids = lines["plan_id"].to_numpy(dtype=object)
-    plan_currency = pd.Series(plan_ids).map({pid: p.currency for pid, p in plans.items()}).to_numpy()
+    plan_currency = plan_values(plan_ids, plans, lambda p: p.currency).to_numpy()
     num, den, missing = fx_factors(lines, plan_currency, fx, base_currency)
     if missing.any():
         lacking = lines[missing].assign(plan_currency=plan_currency[missing])

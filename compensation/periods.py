@@ -115,5 +115,13 @@ class Calendar:
         first, last = self.bounds(period)
         return month_first_day(first), month_last_day(last)
 
+    def quarter_number(self, months):
+        """A running count of fiscal quarters: equal for the months of one quarter (vectorised)."""
+        return (np.asarray(months) - (self.fiscal_year_start - 1)) // 3
+
+    def quarter_last_month(self, months):
+        """The last month index of each month's fiscal quarter (vectorised)."""
+        return self.quarter_number(months) * 3 + 2 + (self.fiscal_year_start - 1)
+
     def is_quarter_end(self, month: int) -> bool:
         return (month - self.fiscal_year_first_month(self.fiscal_year(month))) % 3 == 2

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from compensation.assignments import build_assignments, current_assignments
+from compensation.assignments import build_assignments, current_assignments, plan_values
 from compensation.crediting import credit_lines
 from compensation.earn import bonus_attainment, component_earned, curve_targets, gate_open, spif_rows
 from compensation.errors import HOLD, IcmError, Problem
@@ -278,10 +278,9 @@ def adjustment_lines(adjustments: pd.DataFrame, prior: PriorState, window: RunWi
     adj = adjustments[adjustments["period"].map(month_index) <= window.run_month].copy()
     adj["cents"] = product_cents(adj["amount"].to_numpy(float))
     months = adj["period"].map(month_index).to_numpy()
-    quarterly = adj["rep_id"].map(current["plan_id"]).map(
-        lambda p: isinstance(p, str) and plans[p].payout_frequency == "quarterly").to_numpy(bool)
-    offset = window.calendar.fiscal_year_start - 1
-    settled_in = np.where(quarterly, (months - offset) // 3 * 3 + 2 + offset, months)
+    plan_ids = adj["rep_id"].map(current["plan_id"])
+    quarterly = plan_values(plan_ids, plans, lambda p: p.payout_frequency == "quarterly").fillna(False).to_numpy(bool)
+    settled_in = np.where(quarterly, window.calendar.quarter_last_month(months), months)
     closed = pd.Series([month_name(m) for m in settled_in], index=adj.index).isin(prior.closed_months)
     paid = prior.paid_adjustments
     paid_keys = set(zip(paid["rep_id"], paid["period"], paid["amount"], paid["reason"], strict=True))
@@ -303,7 +302,7 @@ def payable_reps(current, line_periods, adjustments, plans, window) -> set[str]:
     A quarterly plan's reps get lines only in the last month of a quarter (rule 11).
     """
     month_start = pd.Timestamp(month_first_day(window.run_month))
-    quarterly = current["plan_id"].map(lambda p: plans[p].payout_frequency == "quarterly")
+    quarterly = plan_values(current["plan_id"], plans, lambda p: p.payout_frequency == "quarterly")
     pays_now = ~quarterly | window.calendar.is_quarter_end(window.run_month)
     period_start = month_start if not window.calendar.is_quarter_end(window.run_month) else pd.Timestamp(
         month_first_day(window.run_month - 2))

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from compensation.assignments import plan_values
 from compensation.periods import Calendar, months_of_dates
 from compensation.plan import Plan
 
@@ -44,10 +45,10 @@ def true_up(
 def draw_active(current: pd.DataFrame, plans: Mapping[str, Plan], calendar: Calendar, run_month: int) -> pd.Series:
     """Rule 9: the draw runs for the first `periods` payout periods of the assignment span."""
     start = months_of_dates(current["span_start"])
-    quarterly = current["plan_id"].map(lambda p: plans[p].payout_frequency == "quarterly").to_numpy()
-    offset = calendar.fiscal_year_start - 1
-    elapsed = np.where(quarterly, (run_month - offset) // 3 - (start - offset) // 3, run_month - start) + 1
-    periods = current["plan_id"].map(lambda p: plans[p].draw.periods if plans[p].draw else 0).to_numpy()
+    quarterly = plan_values(current["plan_id"], plans, lambda p: p.payout_frequency == "quarterly").to_numpy(bool)
+    quarters = calendar.quarter_number(run_month) - calendar.quarter_number(start)
+    elapsed = np.where(quarterly, quarters, run_month - start) + 1
+    periods = plan_values(current["plan_id"], plans, lambda p: p.draw.periods if p.draw else 0).to_numpy()
     return pd.Series((elapsed >= 1) & (elapsed <= periods), index=current.index)
 
 
@@ -58,10 +59,10 @@ def settle(
     frame = pd.DataFrame({"earned": earned.astype("int64")})
     frame["balance_before"] = balances.set_index("rep_id")["balance"].reindex(frame.index).fillna(0).astype("int64")
     frame["plan_id"] = current["plan_id"].reindex(frame.index)
-    frame["currency"] = frame["plan_id"].map(lambda p: plans[p].currency)
+    frame["currency"] = plan_values(frame["plan_id"], plans, lambda p: p.currency)
     frame["draw_active"] = active.reindex(frame.index).fillna(False).astype(bool)
-    draw_cents = frame["plan_id"].map(lambda p: int(plans[p].draw.amount * 100) if plans[p].draw else 0)
-    recoverable = frame["plan_id"].map(lambda p: plans[p].draw.recoverable if plans[p].draw else True)
+    draw_cents = plan_values(frame["plan_id"], plans, lambda p: int(p.draw.amount * 100) if p.draw else 0)
+    recoverable = plan_values(frame["plan_id"], plans, lambda p: p.draw.recoverable if p.draw else True)
     frame["net"] = frame["earned"] - frame["balance_before"]
     frame["floor"] = np.where(frame["draw_active"], draw_cents, 0).astype("int64")
     frame["pay"] = np.maximum(frame["net"], frame["floor"])

@@ -24,3 +24,10 @@ def test_calendar_year_and_periods_begun():
 def test_bad_months(text):
     with pytest.raises(ValueError):
         month_index(text)
+
+
+def test_quarter_last_month_follows_the_fiscal_year():
+    cal = Calendar(fiscal_year_start=4)
+    months = np.array([month_index(m) for m in ("2025-04", "2025-06", "2025-07", "2026-03")])
+    assert [month_name(m) for m in cal.quarter_last_month(months)] == ["2025-06", "2025-06", "2025-09", "2026-03"]
+    assert (cal.quarter_number(months[:2]) == cal.quarter_number(months[0])).all()
