@@ -12,11 +12,12 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from compensation.earn import curve_exact, marginal_edges, marginal_slices
+from compensation.curves import curve_exact
 from compensation.errors import IcmError
 from compensation.money import cents_to_decimal, format_cents
 from compensation.plan import Component, Plan
 from compensation.results import RunResult
+from compensation.tiers import marginal_edges, marginal_slices
 
 
 def money(cents) -> str:

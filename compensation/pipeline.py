@@ -15,9 +15,10 @@ import pandas as pd
 
 from compensation.assignments import build_assignments, current_assignments, plan_values
 from compensation.crediting import credit_lines
-from compensation.earn import bonus_attainment, component_earned, curve_targets, gate_open, spif_rows
+from compensation.earn import earn_components
 from compensation.errors import HOLD, IcmError, Problem
-from compensation.measure import component_credits, period_names, period_totals, quotas_for
+from compensation.incentives import earn_bonuses, earn_spifs
+from compensation.measure import component_credits, period_names
 from compensation.money import product_cents
 from compensation.periods import Calendar, month_first_day, month_index, month_last_day, month_name
 from compensation.plan import Plan
@@ -191,77 +192,6 @@ def credited_candidates(comp_credits, lines, assignments, plans, window) -> pd.D
     keys["kind"] = "component"
     keys["start"] = assignments.set_index("assignment")["start"].reindex(keys["assignment"]).to_numpy()
     return keys.drop_duplicates(["rep_id", "line", "attainment_period", "assignment"])
-
-
-def earn_components(governing, comp_credits, candidates, assignments, quotas, plans, window):
-    """Credited, quota, attainment and earned-to-date of every component period; missing quotas hold."""
-    problems: list[Problem] = []
-    rows = governing[governing["kind"] == "component"].reset_index(drop=True)
-    kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
-    totals = period_totals(comp_credits, kinds, window.calendar)
-    rows = rows.merge(totals, on=["rep_id", "line", "attainment_period"], how="left")
-    rows["credited"] = rows["credited"].fillna(0).astype("int64")
-    quota_key = np.empty(len(rows), dtype=object)
-    needs = np.zeros(len(rows), dtype=bool)
-    for (plan_id, line), at in rows.groupby(["plan_id", "line"], sort=False).indices.items():
-        quota_key[at] = plans[plan_id].component(line).quota_key
-        needs[at] = plans[plan_id].needs_quota(line)
-    rows["quota_key"] = quota_key
-    rows["quota"] = quotas_for(rows, quotas, window.calendar)
-    rows["attainment"] = np.divide(rows["credited"].to_numpy(float), rows["quota"].to_numpy(float))
-    for row in rows[needs & rows["quota"].isna().to_numpy()].itertuples():
-        problems.append(Problem.hold(
-            "quotas", f"no quota for component '{row.quota_key}' in {row.attainment_period} (plan {row.plan_id}); "
-            f"add a row to quotas with rep_id {row.rep_id}, component {row.quota_key}, period {row.attainment_period} "
-            "(or a longer period)", rep_id=row.rep_id))
-    rows["attainment"] = rows["attainment"].where(rows["quota"].notna())
-    rows["earned_to_date"] = np.zeros(len(rows), dtype=np.int64)
-    rows["target"] = np.nan  # curve target in cents, for explain and statements
-    rows["gate_open"] = pd.array([pd.NA] * len(rows), dtype="boolean")
-    for (plan_id, line), group in rows.groupby(["plan_id", "line"], sort=False):
-        comp = plans[plan_id].component(line)
-        targets = curve_targets(group, candidates, assignments, plans, window.calendar) if comp.payout_curve else None
-        earned = component_earned(group, comp, targets)
-        if targets is not None:
-            rows.loc[group.index, "target"] = targets[0]
-        if comp.gate is not None:
-            gating = plans[plan_id].component(comp.gate.component)
-            is_open = gate_open(group, comp, rows, gating, window.calendar, window.run_month)
-            rows.loc[group.index, "gate_open"] = is_open
-            earned = np.where(is_open, earned, 0)
-        rows.loc[group.index, "earned_to_date"] = earned
-    return rows.drop(columns=["quota_key"]), problems
-
-
-def earn_bonuses(governing, comp_credits, quotas, plans, window):
-    """Rule 7: a bonus's amount is earned in each `per` period once the attainment reaches the bar."""
-    problems: list[Problem] = []
-    rows = governing[governing["kind"] == "bonus"].reset_index(drop=True)
-    rows["earned_to_date"] = np.zeros(len(rows), dtype=np.int64)
-    for (plan_id, line), group in rows.groupby(["plan_id", "line"], sort=False):
-        plan = plans[plan_id]
-        bonus = next(b for b in plan.bonuses if b.id == line)
-        component = plan.component(bonus.component)
-        credited, quota, attainment = bonus_attainment(comp_credits, quotas, group, component, bonus.per,
-                                                       window.calendar)
-        for rep_id, name in group.loc[np.isnan(quota), ["rep_id", "attainment_period"]].itertuples(index=False):
-            problems.append(Problem.hold(
-                "quotas", f"no quota for component '{component.quota_key}' in {name} (bonus {bonus.id}); "
-                f"add a row to quotas for rep_id {rep_id}", rep_id=rep_id))
-        reached = np.nan_to_num(attainment, nan=-np.inf) >= float(bonus.min_attainment)
-        rows.loc[group.index, "earned_to_date"] = np.where(reached, int(bonus.amount * 100), 0)
-    return rows, problems
-
-
-def earn_spifs(governing, lines, plans, window):
-    """Rule 7: SPIF earnings per (rep, SPIF, fiscal year)."""
-    rows = governing[governing["kind"] == "spif"].reset_index(drop=True)
-    earned = spif_rows(lines, plans, window.calendar)
-    sums = earned.groupby(["rep_id", "line", "attainment_period"], as_index=False)["earned_to_date"].sum()
-    rows = rows.merge(sums, on=["rep_id", "line", "attainment_period"], how="outer")
-    rows["kind"] = "spif"
-    rows["earned_to_date"] = pd.to_numeric(rows["earned_to_date"]).fillna(0).astype("int64")
-    return rows
 
 
 def adjustment_lines(adjustments: pd.DataFrame, prior: PriorState, window: RunWindow, current, plans):
