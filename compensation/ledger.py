@@ -14,7 +14,6 @@ psycopg 3 (`postgresql://` URLs are mapped to `postgresql+psycopg://`).
 from __future__ import annotations
 
 import getpass
-import itertools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,133 +24,32 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from compensation.digest import fingerprint
 from compensation.errors import IcmError, UsageError
+from compensation.ledger_io import bulk_insert, changes, empty, frame, insert_inputs, with_columns
+from compensation.ledger_schema import (
+    CLOSED,
+    DRAFT,
+    LINE_PERIOD_COLUMNS,
+    REGISTER_STORED,
+    SCHEMA_VERSION,
+    SETTLEMENT_COLUMNS,
+    SUPERSEDED,
+    events,
+    ledger_facts,
+    line_periods,
+    metadata,
+    register_lines,
+    run_inputs,
+    run_snapshots,
+    runs,
+    schema_version,
+    settlements,
+)
 from compensation.periods import month_index
-from compensation.results import InputFile, PriorState, RunResult
+from compensation.results import InputFile, RunResult
 
-SCHEMA_VERSION = 1
 _PG_LOCK_KEY = 0x1C0_1ED6  # advisory lock id of ledger writes
-CHUNK = 10_000  # rows per executemany batch: bounded memory, few round trips
-
-DRAFT = "draft"
-SUPERSEDED = "superseded"
-CLOSED = "closed"
-
-metadata = sa.MetaData()
-
-schema_version = sa.Table(
-    "schema_version", metadata,
-    sa.Column("version", sa.Integer, nullable=False),
-)
-
-runs = sa.Table(
-    "runs", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("period", sa.String(7), nullable=False, index=True),
-    sa.Column("status", sa.String(12), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("created_by", sa.String(200), nullable=False),
-    sa.Column("closed_at", sa.DateTime(timezone=True)),
-    sa.Column("closed_by", sa.String(200)),
-    sa.Column("icm_version", sa.String(40), nullable=False),
-    sa.Column("fingerprint", sa.String(64), nullable=False),
-    sa.Column("close_fingerprint", sa.String(64)),
-    sa.Column("plan_ids", sa.Text, nullable=False),
-    sa.Column("total_paid", sa.BigInteger, nullable=False),
-    sa.Column("reps_paid", sa.Integer, nullable=False),
-    sa.Column("holds", sa.Integer, nullable=False),
-    sa.Column("notices", sa.Integer, nullable=False),
-)
-
-# stage: "run" (what the run read) or "close" (the same files re-hashed at close).
-run_inputs = sa.Table(
-    "run_inputs", metadata,
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False, index=True),
-    sa.Column("stage", sa.String(8), nullable=False),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("path", sa.Text, nullable=False),
-    sa.Column("rows", sa.Integer),
-    sa.Column("sha256", sa.String(64), nullable=False),
-)
-
-register_lines = sa.Table(
-    "register_lines", metadata,
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False, index=True),
-    sa.Column("seq", sa.Integer, nullable=False),
-    sa.Column("period", sa.String(7), nullable=False),
-    sa.Column("rep_id", sa.String(200), nullable=False),
-    sa.Column("name", sa.Text),
-    sa.Column("line", sa.String(200), nullable=False),
-    sa.Column("kind", sa.String(20)),
-    sa.Column("plan_id", sa.String(200)),
-    sa.Column("credited", sa.BigInteger),
-    sa.Column("quota", sa.BigInteger),
-    sa.Column("attainment", sa.Float),
-    sa.Column("earned_to_date", sa.BigInteger),
-    sa.Column("paid_to_date", sa.BigInteger),
-    sa.Column("amount", sa.BigInteger, nullable=False),
-    sa.Column("currency", sa.String(3)),
-)
-
-line_periods = sa.Table(
-    "line_periods", metadata,
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False, index=True),
-    sa.Column("rep_id", sa.String(200), nullable=False),
-    sa.Column("line", sa.String(200), nullable=False),
-    sa.Column("kind", sa.String(20)),
-    sa.Column("attainment_period", sa.String(10)),
-    sa.Column("credited", sa.BigInteger),
-    sa.Column("quota", sa.BigInteger),
-    sa.Column("attainment", sa.Float),
-    sa.Column("earned_to_date", sa.BigInteger),
-    sa.Column("paid_before", sa.BigInteger),
-    sa.Column("amount", sa.BigInteger, nullable=False),
-    sa.Column("detail", sa.Text),
-)
-
-settlements = sa.Table(
-    "settlements", metadata,
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False, index=True),
-    sa.Column("rep_id", sa.String(200), nullable=False),
-    sa.Column("plan_id", sa.String(200)),
-    sa.Column("currency", sa.String(3)),
-    sa.Column("earned", sa.BigInteger, nullable=False),
-    sa.Column("balance_before", sa.BigInteger, nullable=False),
-    sa.Column("net", sa.BigInteger, nullable=False),
-    sa.Column("floor", sa.BigInteger, nullable=False),
-    sa.Column("pay", sa.BigInteger, nullable=False),
-    sa.Column("balance_after", sa.BigInteger, nullable=False),
-    sa.Column("draw_active", sa.Boolean, nullable=False),
-)
-
-# The audit trail: one row per run and per close, in order.
-events = sa.Table(
-    "events", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("action", sa.String(12), nullable=False),
-    sa.Column("period", sa.String(7), nullable=False),
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
-    sa.Column("by", sa.String(200), nullable=False),
-    sa.Column("icm_version", sa.String(40), nullable=False),
-    sa.Column("fingerprint", sa.String(64), nullable=False),
-    sa.Column("note", sa.Text),
-)
-
-LINE_PERIOD_COLUMNS = (
-    "rep_id", "line", "kind", "attainment_period", "credited", "quota", "attainment",
-    "earned_to_date", "paid_before", "amount", "detail",
-)
-REGISTER_STORED = (
-    "period", "rep_id", "name", "line", "kind", "plan_id", "credited", "quota", "attainment",
-    "earned_to_date", "paid_to_date", "amount", "currency",
-)
-SETTLEMENT_COLUMNS = (
-    "rep_id", "plan_id", "currency", "earned", "balance_before", "net", "floor", "pay",
-    "balance_after", "draw_active",
-)
-_MONEY = {"credited", "quota", "earned_to_date", "paid_to_date", "paid_before", "amount",
-          "earned", "balance_before", "net", "floor", "pay", "balance_after"}
 
 
 def icm_version() -> str:
@@ -217,6 +115,19 @@ class CloseResult:
     def inputs_changed(self) -> bool:
         """True when any input differs from what the run read."""
         return bool(self.changed)
+
+
+@dataclass(frozen=True)
+class ClosedRows:
+    """Stored rows of closed runs, for the engine's prior state.
+
+    line_periods: run_id, rep_id, line, kind, attainment_period, amount, detail;
+    settlements: run_id, rep_id, pay, balance_after.
+    """
+
+    period_of_run: dict[int, str] = field(default_factory=dict)
+    line_periods: pd.DataFrame = field(default_factory=pd.DataFrame)
+    settlements: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def engine_url(url: str) -> str:
@@ -334,7 +245,7 @@ class Ledger:
         if open_before:
             m = open_before[0]
             raise UsageError(f"cannot {action} {period}: {m} has runs and is not closed; "
-                             f"close it first (icm close --period {m})")
+                             "close it first")
         return status
 
     def check_can_run(self, period: str) -> None:
@@ -351,72 +262,41 @@ class Ledger:
         _month(period)
         conn = self._read()
         if conn is None:
-            raise UsageError(f"{period} has no run to close; run it first "
-                             f"(icm run --period {period})")
+            raise UsageError(f"{period} has no run to close; run it first")
         with self._guard(), conn:
             status = self._check_order(conn, period, "close")
             if period not in status:
-                raise UsageError(f"{period} has no run to close; run it first "
-                                 f"(icm run --period {period})")
+                raise UsageError(f"{period} has no run to close; run it first")
 
     # -- what the engine needs --------------------------------------------------------
 
-    def prior_state(self, period: str) -> PriorState:
-        """What closed months before `period` paid, and each rep's balance after them."""
+    def closed_rows(self, period: str) -> ClosedRows:
+        """The stored rows of every closed run before `period`: what the engine trues up against."""
         idx = _month(period)
         conn = self._read()
         if conn is None:
-            return PriorState()
+            return ClosedRows()
         with self._guard(), conn:
             closed = [r for r in conn.execute(
                 sa.select(runs.c.id, runs.c.period).where(runs.c.status == CLOSED)).all()
                 if month_index(r.period) < idx]
             if not closed:
-                return PriorState()
+                return ClosedRows()
             ids = [r.id for r in closed]
-            period_of_run = {r.id: r.period for r in closed}
-            lp = _frame(conn, sa.select(
+            lp = frame(conn, sa.select(
                 line_periods.c.run_id, line_periods.c.rep_id, line_periods.c.line,
                 line_periods.c.kind, line_periods.c.attainment_period, line_periods.c.amount,
                 line_periods.c.detail).where(line_periods.c.run_id.in_(ids)))
-            st = _frame(conn, sa.select(
-                settlements.c.run_id, settlements.c.rep_id, settlements.c.balance_after)
+            st = frame(conn, sa.select(
+                settlements.c.run_id, settlements.c.rep_id, settlements.c.pay, settlements.c.balance_after)
                 .where(settlements.c.run_id.in_(ids)))
-        prior = PriorState()
-        paid = prior.paid
-        if len(lp):
-            paid = (lp.groupby(["rep_id", "line", "attainment_period"], dropna=False, sort=True)
-                    ["amount"].sum().reset_index())
-            paid["amount"] = paid["amount"].astype("int64")
-        balances = prior.balances
-        if len(st):
-            st["period"] = st["run_id"].map(period_of_run)
-            last = st.sort_values(["period", "run_id"]).groupby("rep_id", sort=True).tail(1)
-            balances = pd.DataFrame({
-                "rep_id": last["rep_id"].to_numpy(dtype=object),
-                "balance": last["balance_after"].astype("int64").to_numpy(),
-            }).sort_values("rep_id", ignore_index=True)
-        adjustments = prior.paid_adjustments
-        adj = lp[lp["kind"] == "adjustment"] if len(lp) else lp
-        if len(adj):
-            run_period = adj["run_id"].map(period_of_run)
-            own = adj["attainment_period"].where(
-                adj["attainment_period"].astype(str).str.fullmatch(r"\d{4}-\d{2}"), run_period)
-            adjustments = pd.DataFrame({
-                "rep_id": adj["rep_id"].to_numpy(dtype=object),
-                "period": own.to_numpy(dtype=object),
-                "amount": adj["amount"].astype("int64").to_numpy(),
-                "reason": adj["detail"].to_numpy(dtype=object),
-            }).sort_values(["period", "rep_id"], ignore_index=True, kind="stable")
-        return PriorState(
-            closed_months=frozenset(period_of_run.values()),
-            paid=paid, balances=balances, paid_adjustments=adjustments,
-        )
+        return ClosedRows(period_of_run={r.id: r.period for r in closed}, line_periods=lp, settlements=st)
 
     # -- writing ----------------------------------------------------------------------
 
     def commit_run(self, result: RunResult, audit: Audit,
-                   checkpoint: Callable[[str], None] | None = None) -> int:
+                   checkpoint: Callable[[str], None] | None = None,
+                   snapshot: dict[str, bytes] | None = None) -> int:
         """Store a run of an open month, superseding its draft, in one transaction.
 
         `checkpoint("mid-commit")` is called inside the transaction once part of the
@@ -436,25 +316,27 @@ class Ledger:
             if old:
                 conn.execute(runs.update().where(runs.c.id.in_(old)).values(status=SUPERSEDED))
                 conn.execute(line_periods.delete().where(line_periods.c.run_id.in_(old)))
-            paid_reps = register.groupby("rep_id")["amount"].sum() if len(register) else pd.Series()
+                conn.execute(run_snapshots.delete().where(run_snapshots.c.run_id.in_(old)))
             run_id = conn.execute(runs.insert().values(
                 period=period, status=DRAFT, created_at=audit.at, created_by=audit.by,
                 icm_version=audit.icm_version, fingerprint=result.fingerprint,
                 plan_ids=",".join(sorted(result.plans)),
                 total_paid=int(register["amount"].sum()) if len(register) else 0,
-                reps_paid=int((paid_reps > 0).sum()),
+                reps_paid=result.reps_paid(),
                 holds=(int(exc.loc[severity == "hold", "rep_id"].dropna().nunique())
                        if len(exc) else 0),
                 notices=int((severity == "notice").sum()),
             ).returning(runs.c.id)).scalar_one()
-            _insert_inputs(conn, run_id, "run", result.inputs)
-            _bulk_insert(conn, register_lines, _with(register, REGISTER_STORED, period=period),
+            insert_inputs(conn, run_id, "run", result.inputs)
+            bulk_insert(conn, register_lines, with_columns(register, REGISTER_STORED, period=period),
                          run_id, seq=True)
             if checkpoint:
                 checkpoint("mid-commit")
-            _bulk_insert(conn, line_periods, _with(result.line_periods, LINE_PERIOD_COLUMNS),
+            bulk_insert(conn, line_periods, with_columns(result.line_periods, LINE_PERIOD_COLUMNS),
                          run_id)
-            _bulk_insert(conn, settlements, _with(result.settlement, SETTLEMENT_COLUMNS), run_id)
+            bulk_insert(conn, settlements, with_columns(result.settlement, SETTLEMENT_COLUMNS), run_id)
+            for part, data in (snapshot or {}).items():
+                conn.execute(run_snapshots.insert().values(run_id=run_id, part=part, data=data))
             conn.execute(events.insert().values(
                 at=audit.at, action="run", period=period, run_id=run_id, by=audit.by,
                 icm_version=audit.icm_version, fingerprint=result.fingerprint,
@@ -477,8 +359,7 @@ class Ledger:
             row = conn.execute(sa.select(runs).where(
                 runs.c.period == period, runs.c.status == DRAFT).order_by(runs.c.id.desc())).first()
             if row is None:
-                raise UsageError(f"{period} has no run to close; run it first "
-                                 f"(icm run --period {period})")
+                raise UsageError(f"{period} has no run to close; run it first")
             ran = {r.path: r.sha256 for r in conn.execute(sa.select(run_inputs).where(
                 run_inputs.c.run_id == row.id, run_inputs.c.stage == "run"))}
             now_files = tuple(inputs_now) if inputs_now is not None else None
@@ -486,9 +367,9 @@ class Ledger:
             close_fp = row.fingerprint
             if now_files is not None:
                 now = {f.path: f.sha256 for f in now_files}
-                changed = _changes(ran, now)
-                close_fp = _fingerprint(now)
-                _insert_inputs(conn, row.id, "close", now_files)
+                changed = changes(ran, now)
+                close_fp = fingerprint(now)
+                insert_inputs(conn, row.id, "close", now_files)
             conn.execute(runs.update().where(runs.c.id == row.id).values(
                 status=CLOSED, closed_at=audit.at, closed_by=audit.by,
                 close_fingerprint=close_fp))
@@ -539,7 +420,7 @@ class Ledger:
                            runs.c.reps_paid, runs.c.holds, events.c.note)
                  .join(runs, runs.c.id == events.c.run_id).order_by(events.c.id))
         with self._guard(), conn:
-            return _frame(conn, query)[columns]
+            return frame(conn, query)[columns]
 
     def inputs(self, run_id: int, stage: str = "run") -> tuple[InputFile, ...]:
         """The files a run read (`stage="run"`) or found at its close (`"close"`)."""
@@ -555,10 +436,10 @@ class Ledger:
         run_id = self._pick(period, run_id)
         query = sa.select(*[register_lines.c[c] for c in REGISTER_STORED])
         if run_id is None:
-            return _empty(query)
+            return empty(query)
         conn = self._read()
         with self._guard(), conn:
-            return _frame(conn, query.where(register_lines.c.run_id == run_id)
+            return frame(conn, query.where(register_lines.c.run_id == run_id)
                           .order_by(register_lines.c.seq))
 
     def line_periods(self, period: str, run_id: int | None = None) -> pd.DataFrame:
@@ -566,10 +447,10 @@ class Ledger:
         run_id = self._pick(period, run_id)
         query = sa.select(*[line_periods.c[c] for c in LINE_PERIOD_COLUMNS])
         if run_id is None:
-            return _empty(query)
+            return empty(query)
         conn = self._read()
         with self._guard(), conn:
-            return _frame(conn, query.where(line_periods.c.run_id == run_id).order_by(
+            return frame(conn, query.where(line_periods.c.run_id == run_id).order_by(
                 line_periods.c.rep_id, line_periods.c.line, line_periods.c.attainment_period))
 
     def settlement(self, period: str, run_id: int | None = None) -> pd.DataFrame:
@@ -577,11 +458,56 @@ class Ledger:
         run_id = self._pick(period, run_id)
         query = sa.select(*[settlements.c[c] for c in SETTLEMENT_COLUMNS])
         if run_id is None:
-            return _empty(query)
+            return empty(query)
         conn = self._read()
         with self._guard(), conn:
-            return _frame(conn, query.where(settlements.c.run_id == run_id)
+            return frame(conn, query.where(settlements.c.run_id == run_id)
                           .order_by(settlements.c.rep_id))
+
+    def snapshot(self, run_id: int) -> dict[str, bytes]:
+        """The parts a committed run was kept as (empty for runs stored before schema 2)."""
+        conn = self._read()
+        if conn is None:
+            return {}
+        with self._guard(), conn:
+            rows = conn.execute(sa.select(run_snapshots.c.part, run_snapshots.c.data)
+                                .where(run_snapshots.c.run_id == run_id)).all()
+        return {r.part: bytes(r.data) for r in rows}
+
+    def add_note(self, run_id: int, note: str) -> None:
+        """Append a note to a run's audit event (e.g. what its rendering left out)."""
+        self._ensure_schema()
+        with self._guard(), self.engine.begin() as conn:
+            row = conn.execute(sa.select(events.c.id, events.c.note).where(
+                events.c.run_id == run_id, events.c.action == "run").order_by(events.c.id.desc())).first()
+            if row is not None:
+                text = f"{row.note}; {note}" if row.note else note
+                conn.execute(events.update().where(events.c.id == row.id).values(note=text))
+
+    def is_local_to(self, folder: Path) -> bool:
+        """True for a SQLite file inside `folder`: a ledger that moves and restores with it."""
+        if self._sqlite_path is None:
+            return False
+        try:
+            self._sqlite_path.resolve().relative_to(Path(folder).resolve())
+        except ValueError:
+            return False
+        return True
+
+    def fact(self, key: str) -> str | None:
+        """A stored fact about the ledger (e.g. `workspace_id`), or None."""
+        conn = self._read()
+        if conn is None:
+            return None
+        with self._guard(), conn:
+            return conn.execute(sa.select(ledger_facts.c.value).where(ledger_facts.c.key == key)).scalar()
+
+    def set_fact(self, key: str, value: str) -> None:
+        """Record a fact once; an existing value is kept (the caller compares first)."""
+        self._ensure_schema()
+        with self._guard(), self.engine.begin() as conn:
+            if conn.execute(sa.select(ledger_facts.c.value).where(ledger_facts.c.key == key)).scalar() is None:
+                conn.execute(ledger_facts.insert().values(key=key, value=value))
 
     def _pick(self, period: str, run_id: int | None) -> int | None:
         if run_id is not None:
@@ -630,122 +556,6 @@ def _month(period: str) -> int:
         return month_index(period)
     except ValueError as err:
         raise UsageError(str(err)) from None
-
-
-def _with(frame: pd.DataFrame, columns: tuple[str, ...], **constants) -> pd.DataFrame:
-    """The stored columns of a frame; missing optional columns become blank."""
-    out = {}
-    for col in columns:
-        if col in constants:
-            out[col] = constants[col]
-        elif col in frame.columns:
-            out[col] = frame[col]
-        else:
-            out[col] = None
-    return pd.DataFrame(out, index=frame.index)
-
-
-def _native(series: pd.Series, column: str) -> list:
-    """A column as Python values for the driver: NA -> None, cents -> int (vectorised)."""
-    mask = series.isna()
-    if column in _MONEY:
-        values = series.astype("Int64").astype(object)
-    elif column == "attainment":
-        values = series.astype("float64").astype(object)
-    elif column == "draw_active":
-        return series.fillna(False).astype(bool).tolist()
-    else:
-        values = series.astype(object)
-        text = ~mask & ~values.map(type).eq(str)
-        if text.any():
-            values = values.where(~text, values.astype(str))
-    return values.where(~mask, None).tolist()
-
-
-def _bulk_insert(conn, table: sa.Table, frame: pd.DataFrame, run_id: int,
-                 seq: bool = False) -> None:
-    """Insert a frame straight through the driver: COPY on PostgreSQL, executemany on SQLite.
-
-    SQLAlchemy's per-row parameter handling costs more than the database itself at
-    100k+ rows, so the rows go to the DBAPI as tuples, in chunks.
-    """
-    n = len(frame)
-    if n == 0:
-        return
-    columns = {"run_id": [run_id] * n}
-    if seq:
-        columns["seq"] = list(range(n))
-    columns.update({c: _native(frame[c], c) for c in frame.columns})
-    names = list(columns)
-    rows = zip(*(columns[k] for k in names), strict=True)
-    dialect = conn.dialect
-    quote = dialect.identifier_preparer.quote
-    cols = ", ".join(quote(c) for c in names)
-    dbapi = conn.connection.dbapi_connection
-    if dialect.name == "postgresql" and dialect.driver == "psycopg":
-        with dbapi.cursor() as cur, cur.copy(
-                f"COPY {quote(table.name)} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(names))
-    sql = f"INSERT INTO {quote(table.name)} ({cols}) VALUES ({marks})"
-    cur = dbapi.cursor()
-    try:
-        while True:
-            chunk = list(itertools.islice(rows, CHUNK))
-            if not chunk:
-                break
-            cur.executemany(sql, chunk)
-    finally:
-        cur.close()
-
-
-def _insert_inputs(conn, run_id: int, stage: str, files: Iterable[InputFile]) -> None:
-    rows = [{"run_id": run_id, "stage": stage, "name": f.name, "path": f.path,
-             "rows": int(f.rows) if f.rows is not None else None, "sha256": f.sha256}
-            for f in files]
-    if rows:
-        conn.execute(run_inputs.insert(), rows)
-
-
-def _fingerprint(files: dict[str, str]) -> str:
-    """Same digest as `RunResult.fingerprint`, from path -> sha256."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(f"{path}\0{files[path]}\n".encode())
-    return digest.hexdigest()
-
-
-def _changes(ran: dict[str, str], now: dict[str, str]) -> tuple[str, ...]:
-    out = []
-    for path in sorted(set(ran) | set(now)):
-        if path not in now:
-            out.append(f"{path} was removed")
-        elif path not in ran:
-            out.append(f"{path} is new")
-        elif ran[path] != now[path]:
-            out.append(f"{path} changed (sha256 {ran[path][:12]} at run, {now[path][:12]} now)")
-    return tuple(out)
-
-
-def _frame(conn, query) -> pd.DataFrame:
-    result = conn.execute(query)
-    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    for col in frame.columns:
-        if col in _MONEY:
-            frame[col] = pd.array(frame[col].tolist(), dtype="Int64") if len(frame) else \
-                pd.Series([], dtype="Int64")
-        elif col == "attainment":
-            frame[col] = frame[col].astype("float64")
-    return frame
-
-
-def _empty(query) -> pd.DataFrame:
-    return pd.DataFrame({c.name: pd.Series([], dtype="Int64" if c.name in _MONEY else object)
-                         for c in query.selected_columns})
 
 
 def _run_info(row) -> RunInfo:

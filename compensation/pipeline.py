@@ -7,7 +7,7 @@ result to the ledger and renders it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,19 +60,17 @@ class RunWindow:
         return {p for kind in ("month", "quarter", "year") for p in self.periods(kind)}
 
 
-def calculate(ws: Workspace, period: str, prior: PriorState | None = None, plan_set=None, inputs=None) -> RunResult:
-    """Calculate one month from the workspace's files and what closed months paid."""
-    from compensation.planfile import load_plans
-    from compensation.tables import load_inputs
+def calculate(ws: Workspace, period: str, plan_set, inputs, load_problems: Iterable[Problem] = (),
+              prior: PriorState | None = None) -> RunResult:
+    """Calculate one month from loaded plans and tables and what closed months paid.
 
+    Reads no files: `compensation.cycle` loads the inputs and the ledger's prior state.
+    `load_problems` are the row problems found at load; they go to the exceptions.
+    """
     prior = prior or PriorState()
     window = RunWindow.of(period, ws.calendar)
-    plan_set = plan_set or load_plans(ws)
     plans: Mapping[str, Plan] = plan_set.plans
-    problems: list[Problem] = []
-    if inputs is None:
-        inputs, problems = load_inputs(ws)
-        problems = list(problems)
+    problems: list[Problem] = list(load_problems)
 
     assignments, found = build_assignments(inputs.reps, plans)
     problems += found
@@ -113,6 +111,7 @@ def calculate(ws: Workspace, period: str, prior: PriorState | None = None, plan_
     current_paid = current.loc[current.index.isin(paid_reps)]
     settlement = settle(earned_by_rep, prior.balances, current_paid,
                         draw_active(current_paid, plans, window.calendar, window.run_month), plans)
+    year = year_to_date(line_periods, adjustments, settlement, prior, window)
     reps_info = rep_directory(inputs.reps, current)
     payouts = register(period, line_periods, adjustments, settlement_lines(settlement), reps_info,
                        current, plans, current_period_figures(line_periods, window, plans, current))
@@ -125,7 +124,31 @@ def calculate(ws: Workspace, period: str, prior: PriorState | None = None, plan_
         settlement=settlement, reps=reps_info,
         exceptions=exceptions_frame(period, problems),
         inputs=tuple(inputs.files) + tuple(getattr(plan_set, "files", ())),
+        year_to_date=year,
     )
+
+
+def year_to_date(line_periods, adjustments, settlement, prior: PriorState, window: RunWindow) -> pd.DataFrame:
+    """Per paid rep: earned, paid and balance over the fiscal year to the run month (cents).
+
+    Earned is every line's earned to date in the year's attainment periods plus the
+    year's adjustments; paid is what closed months of the year paid plus this run's pay.
+    """
+    reps = settlement["rep_id"].to_numpy(dtype=object)
+    earned = line_periods.groupby("rep_id")["earned_to_date"].sum()
+    fiscal_year = window.calendar.fiscal_year(window.run_month)
+    paid_adj = prior.paid_adjustments
+    in_year = [window.calendar.fiscal_year(month_index(p)) == fiscal_year for p in paid_adj["period"]]
+    adjusted = (paid_adj[np.array(in_year, dtype=bool)].groupby("rep_id")["amount"].sum()
+                .add(adjustments.groupby("rep_id")["amount"].sum(), fill_value=0))
+    earned = earned.add(adjusted, fill_value=0).reindex(reps, fill_value=0)
+    paid_before = prior.year_paid.set_index("rep_id")["pay"].reindex(reps, fill_value=0)
+    return pd.DataFrame({
+        "rep_id": reps,
+        "earned": earned.to_numpy(dtype=np.int64),
+        "paid": paid_before.to_numpy(dtype=np.int64) + settlement["pay"].to_numpy(dtype=np.int64),
+        "balance": settlement["balance_after"].to_numpy(dtype=np.int64),
+    })
 
 
 def line_candidates(assignments: pd.DataFrame, plans: Mapping[str, Plan], window: RunWindow) -> pd.DataFrame:

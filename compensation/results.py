@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from compensation.digest import fingerprint
 from compensation.plan import Plan
 from compensation.settings import Workspace
 
@@ -50,6 +51,7 @@ class PriorState:
     `balances`: rep_id, balance (cents owed by the rep after its latest closed month
     before the run month; positive = the rep owes).
     `paid_adjustments`: rep_id, period, amount (cents), reason of adjustments paid by closes.
+    `year_paid`: rep_id, pay (cents) paid by closed months of the run's fiscal year.
     """
 
     closed_months: frozenset[str] = frozenset()
@@ -76,6 +78,9 @@ class PriorState:
             }
         )
     )
+    year_paid: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"rep_id": pd.Series(dtype=object), "pay": pd.Series(dtype="int64")})
+    )
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,9 @@ class RunResult:
       balance_after, draw_active (bool), plan_id, currency (cents).
     reps: one row per rep in the run: rep_id, name, email, plan_id, currency, locale.
     exceptions: EXCEPTION_COLUMNS.
+    year_to_date: one row per paid rep: rep_id, earned, paid, balance (cents) over the
+      fiscal year to the run month: earned by every line and adjustment, paid by the
+      closed months and this run, and the balance owed by the rep after this run.
     """
 
     workspace: Workspace
@@ -108,21 +116,28 @@ class RunResult:
     reps: pd.DataFrame
     exceptions: pd.DataFrame
     inputs: tuple[InputFile, ...] = ()
+    year_to_date: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({c: pd.Series(dtype=object if c == "rep_id" else "int64")
+                                              for c in ("rep_id", "earned", "paid", "balance")})
+    )
 
     @property
     def fingerprint(self) -> str:
         """sha256 over every input file's sha256: identifies the inputs of the run."""
-        import hashlib
-
-        digest = hashlib.sha256()
-        for f in sorted(self.inputs, key=lambda f: f.path):
-            digest.update(f"{f.path}\0{f.sha256}\n".encode())
-        return digest.hexdigest()
+        return fingerprint({f.path: f.sha256 for f in self.inputs})
 
     @property
     def held_reps(self) -> frozenset[str]:
+        """Reps with a hold in the exceptions: not paid this run."""
         held = self.exceptions[self.exceptions["severity"] == "hold"]["rep_id"].dropna()
         return frozenset(held)
 
     def total_paid(self) -> int:
+        """Sum of the register's amounts (cents)."""
         return int(self.register["amount"].sum())
+
+    def reps_paid(self) -> int:
+        """Reps whose lines sum to a payment above zero: the one definition of "reps paid"."""
+        if not len(self.register):
+            return 0
+        return int((self.register.groupby("rep_id")["amount"].sum() > 0).sum())

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from compensation import cycle
 from compensation.money import format_cents
 
 # Piped or captured output is not cut to 80 columns: an auditor's log keeps every field.
@@ -26,9 +27,7 @@ def history_command(
     workspace: Annotated[Path, typer.Argument(help="Workspace folder.")] = Path("."),
 ):
     """List every run and close: when, who, icm version, inputs fingerprint, total paid."""
-    from icm.cycle import _workspace, history
-
-    frame = history(_workspace(workspace))
+    frame = cycle.history(workspace)
     if frame.empty:
         console.print("The ledger has no runs yet.")
         return
@@ -36,11 +35,14 @@ def history_command(
                   "inputs", "plans", "total paid", "reps paid", "held", "note",
                   title=f"Ledger history of {workspace}")
     for row in frame.itertuples(index=False):
+        run_row = pd.notna(getattr(row, "fingerprint", None))
         table.add_row(
-            pd.Timestamp(row.at).strftime("%Y-%m-%d %H:%M:%S"), row.action, row.period,
-            str(row.run_id), row.status, row.by, row.icm_version, row.fingerprint[:12],
-            row.plan_ids.replace(",", ", "), format_cents(int(row.total_paid)),
-            str(row.reps_paid), str(row.holds), row.note or "",
+            pd.Timestamp(row.at).strftime("%Y-%m-%d %H:%M:%S"), row.action, _text(row.period),
+            _run_label(row), _text(row.status), _text(row.by), _text(row.icm_version),
+            row.fingerprint[:12] if run_row else "", _text(row.plan_ids).replace(",", ", "),
+            format_cents(int(row.total_paid)) if run_row else "",
+            str(int(row.reps_paid)) if run_row else "", str(int(row.holds)) if run_row else "",
+            _text(row.note) or _text(getattr(row, "detail", None)),
         )
     console.print(table)
 
@@ -50,9 +52,7 @@ def diff_command(
     period: Annotated[str, typer.Option("--period", "-p", help="Month, e.g. 2026-03.")] = ...,
 ):
     """Per rep and line, what changed between a month's last two runs (closed: vs today)."""
-    from icm.cycle import _workspace, diff
-
-    outcome = diff(_workspace(workspace), period)
+    outcome = cycle.diff(workspace, period)
     console.print(f"{period}: {outcome.before} -> {outcome.after}")
     for note in outcome.notes:
         console.print(f"note: {note}")
@@ -69,6 +69,16 @@ def diff_command(
     console.print(f"Total paid: {format_cents(outcome.total_before)} -> "
                   f"{format_cents(outcome.total_after)} ({'+' if change > 0 else ''}"
                   f"{format_cents(change)})")
+
+
+def _text(value) -> str:
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def _run_label(row) -> str:
+    """Runs are numbered per month; workflow actions may name no run."""
+    number = getattr(row, "run", None)
+    return "" if number is None or pd.isna(number) else str(int(number))
 
 
 def _money(cents, signed: bool = False) -> str:

@@ -16,8 +16,17 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
+from compensation import cycle
 from compensation.errors import IcmError
+from compensation.explain import explain_rep
+from compensation.money import format_cents
+from compensation.workspace import init_workspace
+from icm import audit_commands, demo_command, territory_commands
+from reports.publish import Publisher
+from reports.rendering import render_statements
 
 app = typer.Typer(
     name="icm",
@@ -59,16 +68,12 @@ def _handled(fn):
 
 
 def _workspace(path: Path):
-    from compensation.planfile import load_workspace
-
-    return load_workspace(path)
+    return cycle.open_workspace(path)
 
 
 @app.command()
 def init(directory: Annotated[Path, typer.Argument(help="Folder to create.")]):
     """Create an empty workspace with template plans and header-only data files."""
-    from compensation.workspace import init_workspace
-
     created = init_workspace(directory)
     console.print(
         f"Created workspace [bold]{directory}[/] ({len(created)} files). "
@@ -79,45 +84,40 @@ def init(directory: Annotated[Path, typer.Argument(help="Folder to create.")]):
 @app.command()
 def validate(
     workspace: Workspace = Path("."),
-    strict: Annotated[bool, typer.Option(help="Row problems are errors (exit 2).")] = False,
+    period: Annotated[str | None, typer.Option("--period", "-p", help="Also check what a run of this month "
+                                               "would hold (quota coverage, adjustments into closed months).")] = None,
+    strict: Annotated[bool, typer.Option(help="Row problems that hold a rep are errors (exit 2).")] = False,
 ):
-    """Check plans, scenario files and tables without running anything."""
-    from compensation.validate import validate_workspace
-    from territories.scenario import load_scenario
-
+    """Check plans, scenario files and tables (and, with --period, the month) without writing anything."""
     ws = _workspace(workspace)
-    report = validate_workspace(ws)
-    for path in report.scenarios:
-        load_scenario(path, ws.root)
-    console.print(
-        f"{len(report.plans)} plans, {len(report.scenarios)} scenario files, {report.rows} data rows checked."
-    )
-    _print_problems(report.problems)
-    if strict and any(p.severity == "hold" for p in report.problems):
-        raise IcmError(f"{sum(p.severity == 'hold' for p in report.problems)} row problems hold reps (--strict)")
+    report = cycle.check(ws, period)
+    problems = list(report.problems)
+    month = f" for {period}" if period else ""
+    console.print(f"{len(report.plans)} plans, {len(report.scenarios)} scenario files, "
+                  f"{report.rows} data rows checked{month}.")
+    _print_problems(problems)
+    holds = sum(p.severity == "hold" for p in problems)
+    if strict and holds:
+        raise IcmError(f"{holds} row problems hold reps (--strict)")
 
 
 def _print_problems(problems) -> None:
     if not problems:
         console.print("[green]No data problems.[/]")
         return
-    from rich.table import Table
-
     holds = sum(p.severity == "hold" for p in problems)
-    table = Table(
-        "severity",
-        "table",
-        "row",
-        "txn_id",
-        "rep_id",
-        "reason",
-        title=f"{len(problems)} data problems ({holds} hold a rep)",
-    )
+    table = Table("severity", "table", "row", "txn_id", "rep_id", "reason",
+                  title=f"{len(problems)} data problems ({holds} hold a rep)")
     for p in problems[:50]:
         table.add_row(p.severity, p.table, str(p.row or ""), p.txn_id or "", p.rep_id or "", p.reason)
     console.print(table)
     if len(problems) > 50:
         console.print(f"... and {len(problems) - 50} more (see out/PERIOD/exceptions.csv after a run)")
+
+
+def _progress_bar():
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=err_console, transient=True)
 
 
 @app.command()
@@ -129,41 +129,26 @@ def run(
     by: Annotated[str | None, typer.Option(help="Who runs it, for the audit trail (default: OS user).")] = None,
 ):
     """Calculate an open month, replace its draft in the ledger and write out/PERIOD/."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from icm.cycle import run_period
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    with _progress_bar() as bar:
         task = bar.add_task(f"run {period}", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, description="statements", completed=done, total=total)
 
-        outcome = run_period(_workspace(workspace), period, strict=strict, statements=statements, by=by,
-                             progress=progress)
-    _say_healed(outcome.healed)
+        outcome = cycle.run(_workspace(workspace), period, strict=strict, by=by,
+                            publisher=Publisher(statements=statements, progress=progress))
+    _say_notes(outcome.notes)
     result = outcome.result
-    paid = result.register.groupby("rep_id")["amount"].sum()
     console.print(
-        f"Run {outcome.run_id} of {period}: {len(paid)} reps, total paid "
-        f"{_money(int(paid.sum()))} ; {len(result.exceptions)} exceptions "
+        f"Run {outcome.run.run_number} of {period}: {result.reps_paid()} reps paid, total paid "
+        f"{format_cents(result.total_paid())}; {len(result.exceptions)} exceptions "
         f"({len(result.held_reps)} reps held). Files in {outcome.out_dir}"
     )
 
 
-def _say_healed(healed) -> None:
-    for period in healed:
-        err_console.print(
-            f"[yellow]note:[/] re-rendered out/{period} from its committed run "
-            "(an earlier command stopped before writing it)"
-        )
-
-
-def _money(cents: int) -> str:
-    from compensation.money import format_cents
-
-    return format_cents(cents)
+def _say_notes(notes) -> None:
+    for note in notes:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -171,15 +156,15 @@ def close(
     workspace: Workspace = Path("."),
     period: Period = ...,
     by: Annotated[str | None, typer.Option(help="Who closes it (default: OS user).")] = None,
+    force: Annotated[bool, typer.Option(help="Close without approval (needs --by and --reason; recorded).")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why a month is closed without approval.")] = None,
 ):
     """Lock the month's last run: closed months never change."""
-    from icm.cycle import close_period
-
-    outcome = close_period(_workspace(workspace), period, by=by)
-    _say_healed(outcome.healed)
-    console.print(f"Closed {period} (run {outcome.run_id}).")
-    for warning in getattr(outcome, "warnings", ()):
-        err_console.print(f"[yellow]warning:[/] {warning}")
+    outcome = cycle.close(_workspace(workspace), period, by=by, force=force, reason=reason, publisher=Publisher())
+    _say_notes(outcome.notes)
+    console.print(f"Closed {period} (run {outcome.run_number} of {period}).")
+    for warning in outcome.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -189,10 +174,7 @@ def explain(
     rep: Annotated[str, typer.Option("--rep", "-r", help="rep_id to explain.")] = ...,
 ):
     """Print the full calculation trace of one rep's month (a dry run: nothing is written)."""
-    from compensation.explain import explain_rep
-    from icm.cycle import dry_run
-
-    result = dry_run(_workspace(workspace), period)
+    result = cycle.dry_run(_workspace(workspace), period)
     console.print(explain_rep(result, rep), highlight=False, markup=False, soft_wrap=True)
 
 
@@ -203,40 +185,22 @@ def statements(
     rep: Annotated[list[str] | None, typer.Option("--rep", "-r", help="Only these rep_ids (repeatable).")] = None,
 ):
     """Render PDF statements of the month's committed run into out/PERIOD/statements/."""
-    from rich.progress import Progress
-
-    from compensation.ledger import Ledger
-    from icm.cycle import dry_run
-    from reports import render_statements
-
     ws = _workspace(workspace)
-    ledger = Ledger(ws.ledger_url)
-    try:
-        run_info = ledger.latest_run(period)
-    finally:
-        ledger.dispose()
-    if run_info is None:
-        raise IcmError(f"{period} has no run yet; run `icm run {workspace} --period {period}` first")
-    result = dry_run(ws, period)
-    if result.fingerprint != run_info.fingerprint:
-        raise IcmError(
-            f"the inputs changed since run {run_info.id} of {period}, so its statements cannot be rendered "
-            f"from them; {'run the month again' if run_info.status != 'closed' else 'restore the inputs of the close'} "
-            f"(see `icm diff {workspace} --period {period}`)"
-        )
+    committed = cycle.committed_run(ws, period)
+    result = committed.result
     unknown = sorted(set(rep or ()) - set(result.register["rep_id"]))
     if unknown:
-        raise IcmError(f"no lines for rep {', '.join(unknown)} in {period}; check --rep")
-    with Progress(console=err_console, transient=True) as bar:
+        raise IcmError(f"no lines for rep {', '.join(unknown)} in {committed.label}; check --rep")
+    changed = cycle.inputs_changed_since(ws, committed)
+    if changed:
+        err_console.print(f"[yellow]note:[/] the inputs changed since {committed.label} ({'; '.join(changed)}); "
+                          "these statements show the committed run as the ledger keeps it", highlight=False,
+                          soft_wrap=True)
+    with _progress_bar() as bar:
         task = bar.add_task("statements", total=None)
-        written = render_statements(
-            result,
-            ws.out_dir / period,
-            reps=rep,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-            run_id=run_info.id,
-        )
-    console.print(f"{len(written)} statements of run {run_info.id} in {ws.out_dir / period / 'statements'}")
+        written = render_statements(result, ws.out_dir / period, reps=rep, run_id=committed.run_id,
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(f"{len(written)} statements of {committed.label} in {ws.out_dir / period / 'statements'}")
 
 
 def main() -> None:
@@ -246,8 +210,6 @@ def main() -> None:
 
 def _register_parts() -> None:
     """Add the parts' face modules' commands; wrap every command in `_handled` once."""
-    from icm import audit_commands, demo_command, territory_commands
-
     for module in (audit_commands, territory_commands, demo_command):
         module.register(app)
     for command in app.registered_commands:

@@ -1,7 +1,7 @@
 """`icm demo [DIR]`: build the demo company, run and close its twelve months, summarise.
 
-The data come from `compensation.demo`; each month goes through the same
-`icm.cycle.run_period` / `close_period` as `icm run` and `icm close`, so the demo's
+The data come from `demo_company`; each month goes through the same
+`compensation.cycle.run` / `close` as `icm run` and `icm close`, so the demo's
 ledger, `out/` folders and statements are exactly what a real cycle produces.
 
 PDF statements dominate the time: the twelve months calculate, commit and render
@@ -14,7 +14,6 @@ every month (`--statements all`).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -25,22 +24,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from compensation.errors import IcmError
+from compensation.money import format_cents
+from demo_company.year import MONTHS, STATEMENTS, MonthSummary, build_and_run
 
 DEFAULT_DIR = Path("icm-demo")
-MONTHS = tuple(f"2026-{m:02d}" for m in range(1, 13))
 TOP_EARNERS = 5
-STATEMENTS = ("last", "all", "none")
-
-
-@dataclass(frozen=True)
-class MonthSummary:
-    """One closed month of the demo: what the summary table shows."""
-
-    period: str
-    reps_paid: int
-    total_cents: int
-    exceptions: pd.DataFrame
-    out_dir: Path
 
 
 def register(app: typer.Typer) -> None:
@@ -62,76 +50,21 @@ def register(app: typer.Typer) -> None:
             raise IcmError(f"--statements {statements}: expected one of {', '.join(STATEMENTS)}")
         console = Console()
         started = time.perf_counter()
-        months, paid = build_and_run(directory, statements=statements, console=console)
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                            TextColumn("{task.completed}/{task.total} months"), TimeElapsedColumn(),
+                            console=console, transient=False)
+        with progress:
+            task = progress.add_task("Running the 2026 payout cycle", total=len(MONTHS))
+
+            def on_month(period: str, step: str) -> None:
+                if step == "done":
+                    progress.advance(task)
+                else:
+                    progress.update(task, description=f"{'Running' if step == 'run' else 'Closing'} {period}")
+
+            months, paid = build_and_run(directory, statements=statements, on_month=on_month)
+            progress.update(task, description="2026 closed")
         print_summary(console, directory, months, paid, time.perf_counter() - started)
-
-
-def refuse_non_empty(directory: Path) -> None:
-    """SPEC 6: exit 2 when DIR exists and is not an empty folder."""
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise IcmError(
-            f"{directory}: already exists and is not empty; choose a new folder, e.g. `icm demo ./icm-demo-2`"
-        )
-
-
-def build_and_run(
-    directory: Path, *, statements: str = "last", console: Console | None = None
-) -> tuple[list[MonthSummary], pd.DataFrame]:
-    """Write the demo workspace, then run and close 2026-01..2026-12 in order.
-
-    `statements`: render PDF statements for the `last` month, `all` months or `none`.
-    Returns the month summaries and every rep's paid total per month (rep_id, name,
-    period, amount in cents).
-    """
-    from compensation.demo import write_demo_workspace
-    from compensation.planfile import load_workspace
-    from icm.cycle import close_period, run_period
-
-    refuse_non_empty(directory)
-    console = console or Console()
-    write_demo_workspace(directory)
-    ws = load_workspace(directory)
-    months: list[MonthSummary] = []
-    paid: list[pd.DataFrame] = []
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} months"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
-    with progress:
-        task = progress.add_task("Running the 2026 payout cycle", total=len(MONTHS))
-        for period in MONTHS:
-            progress.update(task, description=f"Running {period}")
-            pdfs = statements == "all" or (statements == "last" and period == MONTHS[-1])
-            outcome = run_period(ws, period, statements=pdfs, by="icm demo")
-            progress.update(task, description=f"Closing {period}")
-            close_period(ws, period, by="icm demo")
-            months.append(_summary(period, outcome))
-            paid.append(_paid_by_rep(period, outcome.result))
-            progress.advance(task)
-        progress.update(task, description="2026 closed")
-    return months, pd.concat(paid, ignore_index=True)
-
-
-def _summary(period: str, outcome) -> MonthSummary:
-    result = outcome.result
-    register = result.register
-    return MonthSummary(
-        period=period,
-        reps_paid=int(register["rep_id"].nunique()),
-        total_cents=int(register["amount"].sum()),
-        exceptions=result.exceptions,
-        out_dir=Path(outcome.out_dir),
-    )
-
-
-def _paid_by_rep(period: str, result) -> pd.DataFrame:
-    register = result.register
-    frame = register.groupby(["rep_id", "name"], as_index=False)["amount"].sum()
-    return frame.assign(period=period, amount=frame["amount"].astype("int64"))
 
 
 def print_summary(
@@ -142,8 +75,6 @@ def print_summary(
     elapsed: float,
 ) -> None:
     """The short Rich summary: paid per month, top earners, exceptions, where files are."""
-    from compensation.money import format_cents
-
     table = Table(title="Altamira Software, 2026 payouts (EUR)", title_justify="left")
     table.add_column("month")
     table.add_column("reps paid", justify="right")

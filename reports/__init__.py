@@ -1,55 +1,6 @@
-"""Renderings of a committed run: the files of `out/P/`.
+"""Renderings of committed runs: registers, payroll files, workbooks and PDF statements.
 
-`render_run` writes payouts.csv, exceptions.csv, payroll.csv and payouts.xlsx (and, with
-`statements=True`, statements/REP_ID.pdf) into a staging folder the caller moves into
-place. Reads `compensation.results.RunResult`; imports nothing of `icm` or `territories`.
+`reports.rendering` writes the files of one run; `reports.publish` puts them in place
+as `out/P/` (staging, swap, healing). Reads what `compensation` produced; imports
+nothing of `icm`, `territories` or the web workspace.
 """
-
-from __future__ import annotations
-
-from collections.abc import Callable, Collection
-from pathlib import Path
-
-from compensation.results import RunResult
-
-
-def render_run(result: RunResult, target_dir: Path, *, statements: bool = False,
-               reps: Collection[str] | None = None,
-               progress: Callable[[int, int], None] | None = None,
-               run_id: str | int | None = None) -> list[Path]:
-    """Write every file of `out/P/` for the run into `target_dir`; return their paths."""
-    from reports.payroll import payroll_csv
-    from reports.register import exceptions_csv, payouts_csv
-    from reports.workbook import write_workbook
-
-    target = Path(target_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    files = {
-        "payouts.csv": payouts_csv(result.register),
-        "exceptions.csv": exceptions_csv(result.exceptions),
-        "payroll.csv": payroll_csv(result.register, result.reps, result.period),
-    }
-    written = []
-    for name, data in files.items():
-        path = target / name
-        path.write_bytes(data)
-        written.append(path)
-    written.append(write_workbook(result, target / "payouts.xlsx",
-                                  run_id=None if run_id is None else str(run_id)))
-    if statements:
-        written += render_statements(result, target, reps=reps, progress=progress,
-                                     run_id=run_id)
-    return written
-
-
-def render_statements(result: RunResult, target_dir: Path, reps: Collection[str] | None = None,
-                      progress: Callable[[int, int], None] | None = None, *,
-                      run_id: str | int | None = None) -> list[Path]:
-    """Write `target_dir/statements/REP_ID.pdf` per rep (only `reps` when given)."""
-    from reports import statements as _statements
-
-    return _statements.render_statements(result, Path(target_dir), reps, progress,
-                                         run_id=None if run_id is None else str(run_id))
-
-
-__all__ = ["render_run", "render_statements"]

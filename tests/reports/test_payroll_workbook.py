@@ -3,7 +3,7 @@ from decimal import Decimal
 import pandas as pd
 from openpyxl import load_workbook
 
-from reports import render_run
+from reports.rendering import render_run
 from reports.payroll import payroll_csv, payroll_frame
 from reports.register import payouts_csv
 from reports.workbook import iter_formula_cells, write_workbook

@@ -6,7 +6,7 @@ import pytest
 from pypdf import PdfReader
 
 from compensation.errors import IcmError
-from reports import render_statements
+from reports.rendering import render_statements
 from reports.statements import AssetFetcher, statement_path
 from tests.reports.sample import credits, register_rows, reps, sample_result
 

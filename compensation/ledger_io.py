@@ -1,0 +1,123 @@
+"""Moving frames in and out of the ledger's tables fast, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+import pandas as pd
+import sqlalchemy as sa
+
+from compensation.ledger_schema import MONEY_COLUMNS, run_inputs
+from compensation.results import InputFile
+
+CHUNK = 10_000  # rows per executemany batch: bounded memory, few round trips
+
+
+def with_columns(frame: pd.DataFrame, columns: tuple[str, ...], **constants) -> pd.DataFrame:
+    """The stored columns of a frame; missing optional columns become blank."""
+    out = {}
+    for col in columns:
+        if col in constants:
+            out[col] = constants[col]
+        elif col in frame.columns:
+            out[col] = frame[col]
+        else:
+            out[col] = None
+    return pd.DataFrame(out, index=frame.index)
+
+
+def native(series: pd.Series, column: str) -> list:
+    """A column as Python values for the driver: NA -> None, cents -> int (vectorised)."""
+    mask = series.isna()
+    if column in MONEY_COLUMNS:
+        values = series.astype("Int64").astype(object)
+    elif column == "attainment":
+        values = series.astype("float64").astype(object)
+    elif column == "draw_active":
+        return series.fillna(False).astype(bool).tolist()
+    else:
+        values = series.astype(object)
+        text = ~mask & ~values.map(type).eq(str)
+        if text.any():
+            values = values.where(~text, values.astype(str))
+    return values.where(~mask, None).tolist()
+
+
+def bulk_insert(conn, table: sa.Table, frame: pd.DataFrame, run_id: int,
+                 seq: bool = False) -> None:
+    """Insert a frame straight through the driver: COPY on PostgreSQL, executemany on SQLite.
+
+    SQLAlchemy's per-row parameter handling costs more than the database itself at
+    100k+ rows, so the rows go to the DBAPI as tuples, in chunks.
+    """
+    n = len(frame)
+    if n == 0:
+        return
+    columns = {"run_id": [run_id] * n}
+    if seq:
+        columns["seq"] = list(range(n))
+    columns.update({c: native(frame[c], c) for c in frame.columns})
+    names = list(columns)
+    rows = zip(*(columns[k] for k in names), strict=True)
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    cols = ", ".join(quote(c) for c in names)
+    dbapi = conn.connection.dbapi_connection
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        with dbapi.cursor() as cur, cur.copy(
+                f"COPY {quote(table.name)} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(names))
+    sql = f"INSERT INTO {quote(table.name)} ({cols}) VALUES ({marks})"
+    cur = dbapi.cursor()
+    try:
+        while True:
+            chunk = list(itertools.islice(rows, CHUNK))
+            if not chunk:
+                break
+            cur.executemany(sql, chunk)
+    finally:
+        cur.close()
+
+
+def insert_inputs(conn, run_id: int, stage: str, files: Iterable[InputFile]) -> None:
+    """Record the files a run read (stage "run") or found at its close ("close")."""
+    rows = [{"run_id": run_id, "stage": stage, "name": f.name, "path": f.path,
+             "rows": int(f.rows) if f.rows is not None else None, "sha256": f.sha256}
+            for f in files]
+    if rows:
+        conn.execute(run_inputs.insert(), rows)
+
+
+def changes(ran: dict[str, str], now: dict[str, str]) -> tuple[str, ...]:
+    """What differs between two path -> sha256 maps, in words."""
+    out = []
+    for path in sorted(set(ran) | set(now)):
+        if path not in now:
+            out.append(f"{path} was removed")
+        elif path not in ran:
+            out.append(f"{path} is new")
+        elif ran[path] != now[path]:
+            out.append(f"{path} changed (sha256 {ran[path][:12]} at run, {now[path][:12]} now)")
+    return tuple(out)
+
+
+def frame(conn, query) -> pd.DataFrame:
+    """A query's rows as a frame, money as nullable Int64 cents."""
+    result = conn.execute(query)
+    out = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    for col in out.columns:
+        if col in MONEY_COLUMNS:
+            out[col] = pd.array(out[col].tolist(), dtype="Int64") if len(out) else pd.Series([], dtype="Int64")
+        elif col == "attainment":
+            out[col] = out[col].astype("float64")
+    return out
+
+
+def empty(query) -> pd.DataFrame:
+    """An empty frame with a query's columns."""
+    return pd.DataFrame({c.name: pd.Series([], dtype="Int64" if c.name in MONEY_COLUMNS else object)
+                         for c in query.selected_columns})

@@ -1,0 +1,53 @@
+"""A committed run kept whole, so it can be rendered again without recalculating.
+
+Each frame of a `RunResult` is stored as a Parquet blob (zstd) beside the run's rows in
+the ledger, in the same transaction; the plans are stored as JSON. `unpack` rebuilds
+the very `RunResult` that was committed: rendering it gives the same files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from compensation.errors import IcmError
+from compensation.plan import Plan
+from compensation.results import InputFile, RunResult
+from compensation.settings import Workspace
+
+FRAMES = ("register", "line_periods", "credits", "settlement", "reps", "exceptions", "year_to_date")
+
+
+def pack(result: RunResult) -> dict[str, bytes]:
+    """The parts to store for a run: one Parquet blob per frame, plus `plans` as JSON."""
+    parts = {name: _parquet(getattr(result, name)) for name in FRAMES}
+    plans = {pid: plan.model_dump(mode="json", by_alias=True) for pid, plan in result.plans.items()}
+    parts["plans"] = json.dumps(plans, sort_keys=True).encode()
+    parts["period"] = result.period.encode()
+    return parts
+
+
+def unpack(parts: dict[str, bytes], workspace: Workspace, inputs: tuple[InputFile, ...], run_id: int) -> RunResult:
+    """The committed `RunResult` from its stored parts."""
+    missing = [name for name in (*FRAMES, "plans", "period") if name not in parts]
+    if missing:
+        raise IcmError(f"run {run_id} was stored before runs were kept whole (it lacks {', '.join(missing)}); "
+                       "run its month again to render it")
+    plans = {pid: Plan.model_validate(data) for pid, data in json.loads(parts["plans"]).items()}
+    frames = {name: _frame(parts[name]) for name in FRAMES}
+    return RunResult(workspace=workspace, period=parts["period"].decode(), plans=plans, inputs=inputs, **frames)
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    sink = io.BytesIO()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def _frame(data: bytes) -> pd.DataFrame:
+    return pq.read_table(io.BytesIO(data)).to_pandas()
