@@ -52,6 +52,8 @@ def earn_bonuses(governing, comp_credits, quotas, plans, window):
     problems: list[Problem] = []
     rows = governing[governing["kind"] == "bonus"].reset_index(drop=True)
     rows["earned_to_date"] = np.zeros(len(rows), dtype=np.int64)
+    for column in ("credited", "quota", "attainment"):  # kept so statements can say why a bonus is 0
+        rows[column] = np.nan
     for (plan_id, line), group in rows.groupby(["plan_id", "line"], sort=False):
         plan = plans[plan_id]
         bonus = next(b for b in plan.bonuses if b.id == line)
@@ -64,6 +66,7 @@ def earn_bonuses(governing, comp_credits, quotas, plans, window):
                 f"add a row to quotas for rep_id {rep_id}", rep_id=rep_id))
         reached = np.nan_to_num(attainment, nan=-np.inf) >= float(bonus.min_attainment)
         rows.loc[group.index, "earned_to_date"] = np.where(reached, int(bonus.amount * 100), 0)
+        rows.loc[group.index, ["credited", "quota", "attainment"]] = np.column_stack([credited, quota, attainment])
     return rows, problems
 
 
