@@ -389,7 +389,7 @@ def close_permission(ledger: Ledger, period: str, run_id: int, *, by: str | None
         if approved:
             return
         if not force:
-            raise UsageError(f"run {run_id} of {period} is not approved: submit it and have an approver "
+            raise UsageError(f"the current run of {period} (ledger run id {run_id}) is not approved: submit it and have an approver "
                              "approve it in the web workspace (icm serve), or close anyway with "
                              "--force --by NAME --reason TEXT (recorded in the history)")
         if not (by or "").strip() or not (reason or "").strip():
@@ -575,6 +575,4 @@ def events(ledger: Ledger) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     with ledger._guard(), _engine(ledger).connect() as conn:
         rows = conn.execute(sa.select(*[wf_events.c[c] for c in columns]).order_by(wf_events.c.id)).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
-    frame["at"] = [_aware(v) for v in frame["at"]]
-    return frame
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)  # `at` as the ledger's own history has it

@@ -138,7 +138,7 @@ def test_bad_amounts(text, message):
 def test_close_permission_off_without_users_and_forced_close_recorded(ledger):
     workflow.close_permission(ledger, "2026-01", 1, by=None, force=False, reason=None)  # no users: allowed
     workflow.add_user(ledger, "f@x.example", "finance", PASSWORD)
-    with pytest.raises(UsageError, match="run 1 of 2026-01 is not approved"):
+    with pytest.raises(UsageError, match=r"the current run of 2026-01 \(ledger run id 1\) is not approved"):
         workflow.close_permission(ledger, "2026-01", 1, by=None, force=False, reason=None)
     with pytest.raises(UsageError, match="needs --by NAME and --reason TEXT"):
         workflow.close_permission(ledger, "2026-01", 1, by="cfo", force=True, reason=" ")

@@ -1,0 +1,145 @@
+"""`icm serve` and `icm users add|list|disable`: the web workspace and its users."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from compensation import workflow
+from compensation.cycle import open_ledger, open_workspace
+from compensation.errors import IcmError, UsageError
+
+console = Console()
+err_console = Console(stderr=True)
+WorkspaceArg = Annotated[Path, typer.Argument(help="Workspace folder.")]
+users_app = typer.Typer(name="users", help="Web workspace users: add, list, disable.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` and the `users` group to the `icm` app."""
+    app.command("serve")(serve_command)
+    for command in users_app.registered_commands:
+        command.callback = _handled(command.callback)
+    app.add_typer(users_app, name="users")
+
+
+def _handled(fn):
+    """Bad input exits 2 with one message (the `icm` app wraps its own commands the same way)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except IcmError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def serve_command(
+    workspace: WorkspaceArg = Path("."),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+):
+    """Serve the web workspace: approvals, statements, inquiries (on the workspace's ledger)."""
+    try:
+        import uvicorn
+
+        from web.app import create_app
+    except ImportError as err:
+        raise UsageError(f"the web workspace needs its extras: pip install 'icm[web]' ({err})") from None
+    ws = open_workspace(workspace)
+    with open_ledger(ws) as ledger:
+        users = workflow.list_users(ledger)
+    app = create_app(ws)
+    console.print(f"icm web workspace for {ws.root} on http://{host}:{port}/ "
+                  f"({len(users)} users; Ctrl+C stops it)", highlight=False)
+    if not users:
+        console.print("No users yet: add one with `icm users add WS --email E --role finance`.")
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=True, server_header=False)
+
+
+def _password(env: str | None) -> str:
+    if env:
+        value = os.environ.get(env)
+        if not value:
+            raise UsageError(f"environment variable {env} is not set or empty; set it or pipe the password on stdin")
+        return value
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Again: "):
+            raise UsageError("the two passwords differ; try again")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users_app.command("add")
+def add_command(
+    workspace: WorkspaceArg = Path("."),
+    email: Annotated[str, typer.Option(help="The user's email (their login).")] = ...,
+    role: Annotated[str, typer.Option(help="finance | approver | manager | rep")] = ...,
+    rep: Annotated[str | None, typer.Option(help="The rep_id of a rep or manager (their row in data/reps).")] = None,
+    password_env: Annotated[str | None, typer.Option(
+        help="Read the password from this environment variable (default: stdin).")] = None,
+):
+    """Add a user; the password is read from stdin (or --password-env) and stored as an argon2 hash."""
+    password = _password(password_env)
+    with open_ledger(workspace) as ledger:
+        user = workflow.add_user(ledger, email, role, password, rep)
+    console.print(f"Added {user.email} ({user.role}{', ' + user.rep_id if user.rep_id else ''}).", highlight=False)
+
+
+@users_app.command("list")
+def list_command(workspace: WorkspaceArg = Path(".")):
+    """Show every user with role, rep and whether they can log in."""
+    with open_ledger(workspace) as ledger:
+        users = workflow.list_users(ledger)
+    table = Table("email", "role", "rep", "active", title=f"{len(users)} users")
+    for u in users:
+        table.add_row(u.email, u.role, u.rep_id or "", "yes" if u.active else "no")
+    console.print(table)
+
+
+@users_app.command("disable")
+def disable_command(
+    workspace: WorkspaceArg = Path("."),
+    email: Annotated[str, typer.Option(help="The user to switch off.")] = ...,
+):
+    """Switch a user off: their sessions end at once."""
+    with open_ledger(workspace) as ledger:
+        user = workflow.disable_user(ledger, email)
+    console.print(f"Disabled {user.email}; their sessions have ended.", highlight=False)
+
+
+DEMO_USERS = (  # for `icm demo` only: printed passwords, meant for trying the workspace
+    ("finance@altamira.example", "finance", None, "demo-finance-2026"),
+    ("approver@altamira.example", "approver", None, "demo-approver-2026"),
+)
+
+
+def add_demo_users(workspace, rep_id: str, manager_id: str) -> list[tuple[str, str, str]]:
+    """One demo user per role (a rep and their manager from the demo data); returns (email, role, password)."""
+    people = (*DEMO_USERS, ("manager@altamira.example", "manager", manager_id, "demo-manager-2026"),
+              ("rep@altamira.example", "rep", rep_id, "demo-rep-2026-x"))
+    with open_ledger(workspace) as ledger:
+        for email, role, rep, password in people:
+            workflow.add_user(ledger, email, role, password, rep, by="icm demo")
+    return [(email, role, password) for email, role, _, password in people]
+
+
+def demo_instructions(workspace: Path, users: list[tuple[str, str, str]]) -> str:
+    """What `icm demo` prints about the web workspace."""
+    lines = [f"Web workspace: icm serve {workspace}  then open http://127.0.0.1:8000/",
+             "Demo users (passwords for this demo only):"]
+    lines += [f"  {role:<9} {email:<28} {password}" for email, role, password in users]
+    return "\n".join(lines)
