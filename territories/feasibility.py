@@ -11,14 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from territories.align import (
-    Instance,
-    build_model,
-    effective_regions,
-    metric_vector,
-    moved_budget,
-    run_model,
-)
+from territories.instance import Instance, _listed, effective_regions, metric_vector, moved_budget
+from territories.model import build_model
+from territories.solvers import run_model
 
 _TOL = 1e-9
 
@@ -51,8 +46,11 @@ def necessary_conditions(inst: Instance) -> list[str]:
     rep_ids = inst.reps["rep_id"].to_numpy(dtype=object)
     has_pair = np.zeros(inst.n, dtype=bool)
     has_pair[inst.cand_acc] = True
-    for a in np.flatnonzero(~has_pair)[:10]:
+    stranded = np.flatnonzero(~has_pair)
+    for a in stranded[:10]:
         problems.append(_no_rep_reason(inst, a))
+    if len(stranded) > 10:
+        problems.append(f"and {len(stranded) - 10} more accounts with no rep they can go to")
     if problems:
         return problems
 
@@ -64,7 +62,8 @@ def necessary_conditions(inst: Instance) -> list[str]:
             best = np.full(inst.n, -np.inf)
             np.maximum.at(best, inst.cand_acc, bound[inst.cand_rep])
             too_big = np.flatnonzero(coef > best * (1 + _TOL) + _TOL)
-            for a in too_big[np.argsort(-coef[too_big], kind="stable")][:5]:
+            by_size = too_big[np.argsort(-coef[too_big], kind="stable")]
+            for a in by_size[:5]:
                 reach = inst.cand_rep[inst.cand_acc == a]
                 r = reach[np.argmax(bound[reach])]
                 if tol is not None:
@@ -77,13 +76,20 @@ def necessary_conditions(inst: Instance) -> list[str]:
                     problems.append(
                         f"{what} is infeasible: account {ids[a]} alone ({metric} {_num(coef[a])}) "
                         f"exceeds the limit of every rep it can go to (at most {_num(bound[r])})")
+            if len(by_size) > 5:
+                problems.append(f"and {len(by_size) - 5} more accounts too large for every rep "
+                                f"they can go to: {_listed(ids[by_size[5:]], 10)}")
             # accounts locked to a rep already over its maximum
             locked = inst.accounts["locked"].to_numpy(dtype=bool) & (inst.cur >= 0)
             load = np.bincount(inst.cur[locked], weights=coef[locked], minlength=inst.m)
-            for r in np.flatnonzero(load > bound * (1 + _TOL) + _TOL)[:5]:
+            over = np.flatnonzero(load > bound * (1 + _TOL) + _TOL)
+            for r in over[:5]:
                 problems.append(
                     f"{what} is infeasible: the accounts locked to rep {rep_ids[r]} hold "
                     f"{metric} {_num(load[r])}, more than its maximum {_num(bound[r])}")
+            if len(over) > 5:
+                problems.append(f"and {len(over) - 5} more reps whose locked accounts exceed "
+                                f"their maximum: {_listed(rep_ids[over[5:]])}")
         problems += _group_totals(inst, label, metric, side, bound)
     problems += _moved_floor(inst)
     return problems
@@ -182,9 +188,9 @@ def diagnose(inst: Instance, accounts_idx: np.ndarray, *, with_max_moved: bool =
                 f"{opts.time_limit:g} s to say which)"]
     rep_ids = inst.reps["rep_id"].to_numpy(dtype=object)
     broken = []
-    for name, s in model.slack.items():
-        value = (s.varValue or 0.0)
-        label, metric, r, rhs, _, unit = model.named[name]
+    for name, col in model.slack.items():
+        value = float(solved.values[col])
+        label, metric, r, rhs, unit = model.meta[name]
         amount = value * unit
         bound = rhs * unit
         if amount <= max(1e-6 * max(abs(bound), 1.0), 1e-6):
@@ -206,4 +212,5 @@ def diagnose(inst: Instance, accounts_idx: np.ndarray, *, with_max_moved: bool =
                 "no limit by more than rounding; loosen balance slightly"]
     broken.sort(key=lambda t: -t[0])
     head = f"{head}; the closest plan breaks {len(broken)} limit(s):"
-    return [head] + [m for _, m in broken[:10]]
+    more = [f"and {len(broken) - 10} more broken limits"] if len(broken) > 10 else []
+    return [head] + [m for _, m in broken[:10]] + more

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from compensation.errors import IcmError, Located
+from territories.checks import read_accounts
 
 ACCOUNT_COLUMNS = ("account_id", "potential", "workload", "region", "lat", "lon", "rep_id",
                    "last_year", "locked")
@@ -63,18 +64,13 @@ def prepare_accounts(accounts: pd.DataFrame, source: str = "data/accounts.csv") 
         text = locked.astype("object").map(lambda v: str(v).strip().lower())
         out["locked"] = text.isin(["true", "1", "yes", "1.0"]).to_numpy()
     out["row"] = _rows(accounts).to_numpy()
-
-    errors = _errors(accounts, out["account_id"].isna(), source, lambda i: "account_id is blank")
-    errors += _errors(accounts, out["potential"].isna() | (out["potential"] < 0), source,
-                      lambda i: "potential must be a number of 0 or more, "
-                                f"not '{accounts['potential'][i]}'")
-    errors += _errors(accounts, out["workload"] < 0, source, lambda i: "workload must be 0 or more")
-    dup = out["account_id"].duplicated(keep="first") & out["account_id"].notna()
-    errors += _errors(accounts, dup, source,
-                      lambda i: f"account_id '{out['account_id'][i]}' appears twice")
-    no_owner = out["locked"] & out["rep_id"].isna()
-    errors += _errors(accounts, no_owner, source,
-                      lambda i: "locked account has no rep_id to stay with")
+    label = next((c for c in ("name", "city", "account_name") if c in accounts.columns), None)
+    out["name"] = _text(accounts[label]) if label else None
+    # Rows come checked from `territories.checks` (load_frames); frames built in code only
+    # need to be usable, so the one check here is what no optimiser can take.
+    bad = out["account_id"].isna() | out["potential"].isna() | (out["potential"] < 0)
+    errors = _errors(accounts, bad, source, lambda i: "account_id must be given and potential "
+                     "be a number of 0 or more")
     if errors:
         raise IcmError(*errors)
     return out.reset_index(drop=True)
@@ -125,18 +121,16 @@ def prepare_reps(reps: pd.DataFrame, accounts: pd.DataFrame | None = None,
 
 
 def load_frames(ws) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(reps, accounts) of a workspace, prepared; via `compensation.tables.read_table`.
+    """(reps, accounts) of a workspace, prepared; checked by `territories.checks`.
 
     Unlike a payout run, alignment cannot skip a bad row (an account left out would stay
     unassigned, a rep left out would change every fair share): any row problem is an error.
     """
-    from compensation.tables import read_table
-
-    accounts_raw, problems, accounts_file = read_table(ws, "accounts")
-    reps_raw, rep_problems, reps_file = read_table(ws, "reps")
-    errors = [Located(p.reason, _source(f), p.row)
-              for f, found in ((accounts_file, problems), (reps_file, rep_problems))
-              for p in found]
+    reps_raw, accounts_raw, problems, (reps_file, accounts_file) = read_accounts(ws)
+    files = {"reps": reps_file, "accounts": accounts_file}
+    # an owner missing from reps is not fatal: the account is treated as unowned
+    errors = [Located(p.reason, _source(files.get(p.table)), p.row) for p in problems
+              if not (p.table == "accounts" and p.reason.endswith("correct the rep_id"))]
     if errors:
         raise IcmError(*errors)
     accounts = prepare_accounts(accounts_raw, _source(accounts_file))

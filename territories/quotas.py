@@ -18,7 +18,7 @@ import pulp
 from compensation.errors import IcmError
 from compensation.money import format_cents, round_decimal_cents, to_decimal
 from compensation.periods import Calendar
-from territories.align import new_var
+from territories.solvers import new_var, quiet_highs
 from territories.scenario import QuotaScenario
 
 FLAG_LOW, FLAG_HIGH = 0.9, 1.15
@@ -162,9 +162,8 @@ def optimise_shares(potential: np.ndarray, history: np.ndarray, scenario: QuotaS
         else:
             prob += z <= z_cap
             prob += pulp.lpSum(d)
-        from territories.align import solver_for
-
-        prob.solve(solver_for("highs", time_limit=60, gap=0.0, threads=None, relax=True))
+        quiet_highs()  # the first Highs() prints a banner
+        prob.solve(pulp.HiGHS(msg=False, timeLimit=60))
         if prob.status != pulp.LpStatusOptimal:
             raise IcmError("the quota optimisation found no solution "
                            f"({pulp.LpStatus[prob.status]})")

@@ -7,7 +7,6 @@ This module owns their frozen models and turns every validation failure into
 
 from __future__ import annotations
 
-import difflib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from compensation.errors import IcmError, Located
-from compensation.planfile import load_yaml, relative_source
+from compensation.errors import IcmError
+from compensation.planfile import load_yaml, relative_source, translate_errors
 
 
 def parse_fraction(value: Any) -> float:
@@ -83,15 +82,37 @@ class SolverOptions(_Frozen):
     threads: Annotated[int, Field(ge=1)] | None = None
 
 
+class Weights(_Frozen):
+    """Prices of the `mix` objective: per percentage point of potential moved, per km of
+    workload-weighted mean distance from each account to its rep's home."""
+
+    disruption: Annotated[float, Field(ge=0)] = 0.0
+    distance: Annotated[float, Field(ge=0)] = 0.0
+
+
 class AlignmentScenario(_Frozen):
     """The `alignment:` block."""
 
     balance: Balance = Balance()
     max_moved: Fraction | None = None
-    objective: Literal["disruption", "distance", "balance"] = "disruption"
+    objective: Literal["disruption", "distance", "balance", "mix"] = "disruption"
+    weights: Weights | None = None
+    max_km: Annotated[float, Field(gt=0)] | None = None
+    contiguity: bool = False
+    candidates: Annotated[int, Field(ge=1)] | None = None
     same_region: bool = False
     capacity: Capacity = Capacity()
     solver: SolverOptions = SolverOptions()
+
+    @model_validator(mode="after")
+    def _mix_needs_weights(self) -> AlignmentScenario:
+        if self.objective == "mix" and (self.weights is None or not (
+                self.weights.disruption or self.weights.distance)):
+            raise ValueError("objective mix needs weights, e.g. weights: {disruption: 1, "
+                             "distance: 0.05} (per point of potential moved, per km)")
+        if self.weights is not None and self.objective != "mix":
+            raise ValueError("weights apply only to objective: mix")
+        return self
 
 
 class QuotaScenario(_Frozen):
@@ -141,10 +162,6 @@ class Scenario(_Frozen):
     stem: str = ""
 
 
-def _relative(path: Path, root: Path) -> str:
-    return relative_source(path, root)
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -153,49 +170,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = Scenario
-    for key in loc:
-        if model is None or not isinstance(key, str) or key not in model.model_fields:
-            return None
-        annotation = model.model_fields[key].annotation
-        model = next(
-            (a for a in getattr(annotation, "__args__", (annotation,))
-             if isinstance(a, type) and issubclass(a, BaseModel)),
-            None,
-        )
-    return model
-
-
-def _message(err: dict) -> tuple[tuple, str]:
-    loc = tuple(err["loc"])
-    kind = err["type"]
-    path = ".".join(str(p) for p in loc)
-    if kind == "extra_forbidden":
-        key = loc[-1]
-        parent = _model_at(loc[:-1])
-        where = ".".join(str(p) for p in loc[:-1]) or "the file"
-        msg = f"unknown key '{key}' in {where}"
-        if parent is not None:
-            close = difflib.get_close_matches(str(key), list(parent.model_fields), n=1)
-            if close:
-                msg += f" (did you mean '{close[0]}'?)"
-            else:
-                valid = [k for k in parent.model_fields if k not in ("source", "stem")]
-                msg += f"; valid keys: {', '.join(valid)}"
-        return loc, msg
-    if kind == "missing":
-        return loc[:-1], f"missing key '{loc[-1]}' in {'.'.join(map(str, loc[:-1])) or 'the file'}"
-    text = err["msg"].removeprefix("Value error, ")
-    if kind == "literal_error":
-        text = text.replace("Input should be", "must be")
-    return loc, f"{path}: {text}" if path else text
-
-
 def load_scenario(path: Path | str, root: Path | str) -> Scenario:
     """Read and validate one scenario file; every problem is `file:line: message`."""
     path, root = Path(path), Path(root)
-    rel = _relative(path, root)
+    rel = relative_source(path, root)
     doc = load_yaml(path, root)
     data = _plain(doc.data)
     if not isinstance(data, dict) or not ({"alignment", "quotas"} & data.keys()):
@@ -203,12 +181,7 @@ def load_scenario(path: Path | str, root: Path | str) -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        messages = []
-        for err in exc.errors():
-            loc, msg = _message(err)
-            # model validators report at their block; point at its first line
-            loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
-            messages.append(Located(msg, rel, doc.line_of(*loc) or doc.line_of(*loc[:1])))
+        messages = translate_errors(doc, exc.errors(), Scenario)
         messages.sort(key=lambda m: m.line or 0)
         raise IcmError(*messages) from None
     return scenario.model_copy(update={"source": rel, "stem": path.stem})

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territories.align import build_instance, haversine_km, rep_homes
+from territories.geo import haversine_km, rep_homes
+from territories.instance import build_instance
 from territories.scenario import AlignmentScenario
 
 

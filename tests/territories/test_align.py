@@ -4,7 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from territories import align as align_mod
+from territories import blocks as blocks_mod
+from territories.solvers import Solve
 from territories.align import InfeasibleError, NoSolutionError, align
 
 from .conftest import brute_force, make_accounts, make_reps, scenario
@@ -162,9 +163,9 @@ def test_region_without_reps():
 
 def test_no_solution_in_time_says_what_was_tried(tiny, monkeypatch):
     reps, accounts = tiny
-    monkeypatch.setattr(align_mod, "run_model",
-                        lambda *a, **k: align_mod.Solve(None, "none", np.nan, np.nan, 1.0))
-    monkeypatch.setattr(align_mod, "violation", lambda *a: 1.0)  # the repaired start fails too
+    monkeypatch.setattr(blocks_mod, "run_model",
+                        lambda *a, **k: Solve(None, "none", np.nan, np.nan, 1.0))
+    monkeypatch.setattr(blocks_mod, "violation", lambda *a: 1.0)  # the repaired start fails too
     with pytest.raises(NoSolutionError) as exc:
         align(reps, accounts, scenario(balance={"potential": "25%"},
                                        solver={"time_limit": 5, "gap": "1%"}))

@@ -31,16 +31,26 @@ def test_errors_name_file_line_and_key(tmp_path):
     with pytest.raises(IcmError) as exc:
         load_scenario(path, tmp_path)
     assert [str(m) for m in exc.value.messages] == [
-        "plans/s.yaml:3: alignment.max_moved: 'lots' is not a percentage; write it as 10% or 0.1",
+        "plans/s.yaml:3: max_moved 'lots' in alignment: 'lots' is not a percentage; write it as "
+        "10% or 0.1",
         "plans/s.yaml:4: unknown key 'objectiv' in alignment (did you mean 'objective'?)",
-        "plans/s.yaml:5: alignment.solver.name: must be 'highs' or 'cbc'",
+        "plans/s.yaml:5: 'gurobi' is not allowed for 'name' in solver of alignment; use one of: "
+        "highs, cbc",
     ]
+
+
+def test_mix_needs_weights(tmp_path):
+    with pytest.raises(IcmError, match=r"plans/s.yaml:1: .*objective mix needs weights"):
+        load_scenario(write(tmp_path, "alignment:\n  objective: mix\n"), tmp_path)
+    s = load_scenario(write(tmp_path, "alignment:\n  objective: mix\n  max_km: 300\n"
+                                      "  weights: {disruption: 1, distance: 0.05}\n"), tmp_path)
+    assert (s.alignment.weights.distance, s.alignment.max_km) == (0.05, 300)
 
 
 def test_quota_block_checks(tmp_path):
     path = write(tmp_path, "quotas:\n  year: 2027\n  target: 100\n"
                            "  components: {a: 60%, b: 30%}\n")
-    with pytest.raises(IcmError, match=r"plans/s.yaml:\d+: quotas: components must add up to "
+    with pytest.raises(IcmError, match=r"plans/s.yaml:\d+: .*quotas.*: components must add up to "
                                        r"100%, not 90%"):
         load_scenario(path, tmp_path)
     path = write(tmp_path, "quotas:\n  year: 2027\n  target: 100\n  method: blend\n"

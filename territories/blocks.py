@@ -1,0 +1,156 @@
+"""Solving one block of accounts: start, LP bound with pricing, MILP, and the bound to report.
+
+Order of work for a block (a region under `same_region`, else the whole book):
+1. the greedy start repaired to feasibility (`territories.repair`), the first plan;
+2. with candidate lists, the LP relaxation of the restricted model, then *pricing*:
+   every pair left out gets its reduced cost from the LP duals, the negative ones join
+   the model and the LP is solved again. When none is negative the LP bound is the full
+   model's. If time runs out first, the Lagrangian bound LP + sum over accounts of the
+   most negative reduced cost is still a valid bound on the full model;
+3. the MILP on the (enriched) pairs, warm-started from the best plan so far, reporting
+   every improving plan through `on_progress`.
+The bound reported is the full model's LP bound when step 2 ran, else the MILP's own.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from territories.instance import Instance, full_pair_chunks
+from territories.model import build_model, pair_columns, start_values
+from territories.repair import repair, rounded, start_choice, violation
+from territories.solvers import Progress, lp_solve, run_model
+
+PRICING_SHARE = 0.35  # of a block's time, at most, for the LP bound and pricing
+ADD_PER_ACCOUNT = 3
+
+
+@dataclass(frozen=True)
+class BlockSolve:
+    """One block's plan and what is known about it, in model units."""
+
+    choice: np.ndarray  # rep per account (only the block's accounts are meaningful)
+    status: str  # optimal | feasible | infeasible | none
+    objective: float
+    bound: float
+    bound_kind: str  # "full model LP", "full model Lagrangian", "restricted model LP", "MILP"
+    pairs: int
+
+
+@dataclass(frozen=True)
+class Event:
+    """Progress of an alignment solve, in the objective's own units."""
+
+    stage: str  # start | bound | plan
+    block: int
+    blocks: int
+    seconds: float
+    objective: float = math.nan
+    bound: float = math.nan
+    gap: float = math.nan
+
+
+def start_plan(inst: Instance, block: np.ndarray, seconds: float) -> tuple[np.ndarray, bool]:
+    """The repaired greedy start of a block and whether it keeps every limit."""
+    plan = repair(inst, start_choice(inst, block), block, seconds=seconds)
+    return plan, violation(inst, plan, block) <= 1e-9
+
+
+def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_moved: bool):
+    """(bound, kind, extra pairs) of the full model by pricing (see the module docstring)."""
+    opts = inst.scenario.solver
+    in_block = np.isin(inst.cand_acc, block)
+    pa, pr = inst.cand_acc[in_block], inst.cand_rep[in_block]
+    known = set(zip(pa.tolist(), pr.tolist(), strict=True)) if inst.restricted else None
+    bound, kind = -math.inf, "restricted model LP"
+    for _ in range(20):
+        left = deadline - time.perf_counter()
+        if left <= 0.2:
+            break
+        model = build_model(inst, block, relax=True, with_max_moved=with_max_moved, pairs=(pa, pr))
+        lp = lp_solve(model, left, opts.threads)
+        if lp.status != "optimal" or lp.row_dual is None:
+            break
+        if not inst.restricted:
+            return lp.objective, "full model LP", (pa, pr)
+        kind, bound = "restricted model LP", lp.objective
+        add, lagrangian = _price(inst, model, lp.row_dual, block, known, deadline)
+        if add is None:  # pricing ran out of time
+            break
+        if lagrangian is not None:
+            bound, kind = max(lp.objective + lagrangian, -math.inf), "full model Lagrangian"
+        if not len(add[0]):
+            return lp.objective, "full model LP", (pa, pr)
+        known.update(zip(add[0].tolist(), add[1].tolist(), strict=True))
+        pa, pr = np.concatenate([pa, add[0]]), np.concatenate([pr, add[1]])
+    return bound, kind, (pa, pr)
+
+
+def _price(inst, model, duals, block, known, deadline):
+    """Negative reduced-cost pairs (a few per account) and sum of each account's minimum."""
+    total = 0.0
+    add_a, add_r = [], []
+    for acc, rep in full_pair_chunks(inst, block):
+        if time.perf_counter() > deadline:
+            return None, None
+        cost, rows, pos, vals = pair_columns(inst, model.layout, acc, rep)
+        rc = cost - np.bincount(pos, weights=vals * duals[rows], minlength=len(acc))
+        order = np.lexsort((rc, acc))
+        a, r, v = acc[order], rep[order], rc[order]
+        first = np.r_[True, a[1:] != a[:-1]]
+        total += float(np.minimum(v[first], 0).sum())
+        rank = np.arange(len(a)) - np.maximum.accumulate(np.where(first, np.arange(len(a)), 0))
+        neg = (v < -1e-9) & (rank < ADD_PER_ACCOUNT)
+        for x, y in zip(a[neg].tolist(), r[neg].tolist(), strict=True):
+            if (x, y) not in known:
+                add_a.append(x)
+                add_r.append(y)
+    add = (np.array(add_a, dtype=np.int64), np.array(add_r, dtype=np.int64))
+    return add, (total if total < -1e-9 else 0.0)
+
+
+def solve_block(inst: Instance, block: np.ndarray, start: np.ndarray, start_ok: bool,
+                budget: float, *, with_max_moved: bool, on_plan=None) -> BlockSolve:
+    """Bound, then MILP from the start; never worse than the start when it is feasible."""
+    opts = inst.scenario.solver
+    t0 = time.perf_counter()
+    pairs, bound, kind = None, -math.inf, "MILP"
+    if inst.restricted and opts.name == "highs":
+        bound, kind, pairs = full_lp_bound(inst, block, t0 + PRICING_SHARE * budget,
+                                           with_max_moved)
+    model = build_model(inst, block, with_max_moved=with_max_moved, pairs=pairs)
+    warm = start_values(model, start, inst) if start_ok else None
+    left = max(budget - (time.perf_counter() - t0), 0.5)
+    solved = run_model(model, opts.name, left, opts.gap, opts.threads, start=warm,
+                       on_progress=on_plan)
+    if solved.status in ("infeasible", "none"):
+        if start_ok:
+            objective = float((model.cost * warm).sum())
+            return BlockSolve(start, "feasible", objective, min(bound, objective), kind,
+                              model.n_pairs)
+        return BlockSolve(start, solved.status, math.nan, bound, kind, model.n_pairs)
+    choice = rounded(inst, model.pair_acc, model.pair_rep, solved.values[: model.n_pairs], start)
+    if not inst.restricted or opts.name != "highs":
+        kind = "MILP" if math.isfinite(solved.bound) else kind
+        bound = solved.bound if math.isfinite(solved.bound) else bound
+    if not math.isfinite(bound):
+        bound, kind, _ = full_lp_bound(inst, block, time.perf_counter() + max(budget / 4, 5),
+                                       with_max_moved)
+    status = solved.status if not inst.restricted else (
+        "optimal" if solved.objective <= bound + 1e-9 * max(1.0, abs(bound)) else "feasible")
+    return BlockSolve(choice, status, solved.objective, min(bound, solved.objective), kind,
+                      model.n_pairs)
+
+
+def heard(block: int, blocks: int, scale: float, clock, sink):
+    """A solver callback turning HiGHS progress into `Event`s for `sink`."""
+    if sink is None:
+        return None
+
+    def on_plan(p: Progress) -> None:
+        sink(Event("plan", block, blocks, clock(), p.objective * scale, p.bound * scale, p.gap))
+    return on_plan

@@ -1,0 +1,134 @@
+"""Heuristic plans: a greedy start, LP rounding, and repair to feasibility.
+
+The start keeps each account with its current owner where allowed, else gives it its
+cheapest allowed rep. `repair` then moves accounts out of reps above a maximum and into
+reps below a minimum: each round it scores only the moves that touch a violating rep
+(cost added per unit of violation removed) and applies the best move of every violating
+rep at once, so a 20,000-account book is repaired in rounds, not in single moves over
+every pair.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from territories.instance import Instance, metric_vector
+
+_EPS = 1e-7
+
+
+def loads(inst: Instance, choice: np.ndarray, block: np.ndarray, metric: str) -> np.ndarray:
+    """Each rep's total of `metric` over the block's accounts."""
+    return np.bincount(choice[block], weights=metric_vector(inst, metric)[block], minlength=inst.m)
+
+
+def _over(load, side, bound):
+    scale = np.maximum(np.abs(bound), _EPS)
+    d = load - bound if side == "hi" else bound - load
+    return np.clip(d / scale, 0, None)
+
+
+def violation(inst: Instance, choice: np.ndarray, block: np.ndarray) -> float:
+    """Sum of relative limit violations over the reps the block reaches (0 means feasible)."""
+    reps = np.unique(inst.cand_rep[np.isin(inst.cand_acc, block)])
+    total = 0.0
+    for _, metric, side, _, bound in inst.limits:
+        total += float(_over(loads(inst, choice, block, metric)[reps], side, bound[reps]).sum())
+    return total
+
+
+def start_choice(inst: Instance, block: np.ndarray) -> np.ndarray:
+    """Current owner where allowed, else the allowed rep with the lowest cost."""
+    choice = np.full(inst.n, -1, dtype=np.int64)
+    mask = np.isin(inst.cand_acc, block)
+    ca, cr, cost = inst.cand_acc[mask], inst.cand_rep[mask], inst.cost[mask]
+    need = np.ones(inst.n, dtype=bool)
+    stay = cr == inst.cur[ca]
+    choice[ca[stay]] = cr[stay]
+    need[ca[stay]] = False
+    pick = need[ca]
+    if pick.any():
+        order = np.lexsort((cr[pick], cost[pick], ca[pick]))
+        a, r = ca[pick][order], cr[pick][order]
+        first = np.r_[True, a[1:] != a[:-1]]
+        choice[a[first]] = r[first]
+    return choice
+
+
+def rounded(inst: Instance, pair_acc, pair_rep, values, choice: np.ndarray) -> np.ndarray:
+    """Rep per account from pair values: the largest value wins (LP rounding)."""
+    out = choice.copy()
+    order = np.lexsort((-np.asarray(values), pair_acc))
+    a, r = pair_acc[order], pair_rep[order]
+    first = np.r_[True, a[1:] != a[:-1]]
+    out[a[first]] = r[first]
+    return out
+
+
+def repair(inst: Instance, choice: np.ndarray, block: np.ndarray,
+           max_rounds: int | None = None, seconds: float = 60.0) -> np.ndarray:
+    """Moves that reduce the limit violation, cheapest per unit removed, until feasible."""
+    choice = choice.copy()
+    mask = np.isin(inst.cand_acc, block)
+    ca, cr, cost = inst.cand_acc[mask], inst.cand_rep[mask], inst.cost[mask]
+    specs = [(metric, side, bound, metric_vector(inst, metric))
+             for _, metric, side, _, bound in inst.limits]
+    if not specs or not len(ca):
+        return choice
+    own = np.zeros(inst.n)
+    deadline = time.perf_counter() + seconds
+    for _ in range(max_rounds or 4 * len(block) + 10):
+        lds = {metric: loads(inst, choice, block, metric) for metric, *_ in specs}
+        per_rep = sum(_over(lds[m], s, b) for m, s, b, _ in specs)
+        if per_rep.sum() <= 1e-12 or time.perf_counter() > deadline:
+            break
+        bad = per_rep > 1e-12
+        src = choice[ca]
+        here = cr == src
+        own[ca[here]] = cost[here]
+        movable = ~here & (bad[src] | bad[cr])
+        a, r, s = ca[movable], cr[movable], src[movable]
+        delta = np.zeros(len(a))
+        for metric, side, bound, coef in specs:
+            load, w = lds[metric], coef[a]
+            delta += (_over(load[s] - w, side, bound[s]) - _over(load[s], side, bound[s])
+                      + _over(load[r] + w, side, bound[r]) - _over(load[r], side, bound[r]))
+        good = delta < -1e-12
+        if not good.any():
+            break
+        a, r, s, gain = a[good], r[good], s[good], -delta[good]
+        extra = cost[movable][good] - own[a]
+        # a violating rep's moves within a quarter of its largest gain, cheapest per unit
+        key = np.where(bad[s], s, r)
+        best_gain = np.zeros(inst.m)
+        np.maximum.at(best_gain, key, gain)
+        strong = gain >= 0.25 * best_gain[key]
+        a, r, s, gain, extra, key = (v[strong] for v in (a, r, s, gain, extra, key))
+        order = np.lexsort((-gain, extra / gain))
+        picked = _disjoint(order, key, s, r, a)
+        before = per_rep.sum()
+        trial = choice.copy()
+        trial[a[picked]] = r[picked]
+        after = sum(_over(loads(inst, trial, block, m), sd, b) for m, sd, b, _ in specs).sum()
+        if after < before - 1e-12:
+            choice = trial
+        else:
+            k = order[0]
+            choice[a[k]] = r[k]
+    return choice
+
+
+def _disjoint(order, key, s, r, a) -> np.ndarray:
+    """Moves in `order`, keeping the first per violating rep, and no rep or account twice."""
+    used_rep: set = set()
+    used_acc: set = set()
+    picked = []
+    for k in order[: 4 * (len(set(key[order[:2000]].tolist())) + 1)]:
+        if s[k] in used_rep or r[k] in used_rep or a[k] in used_acc:
+            continue
+        picked.append(k)
+        used_rep.update((int(s[k]), int(r[k])))
+        used_acc.add(int(a[k]))
+    return np.array(picked, dtype=np.int64)
