@@ -37,3 +37,19 @@ def ledger_url(request, tmp_path):
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     engine.dispose()
     yield url
+
+
+# Hypothesis profiles. `default` (what CI runs): few, fixed examples so property files stay
+# within their time budget; `ci` (HYPOTHESIS_PROFILE=ci): more examples, shrinking on.
+def _hypothesis_profiles() -> None:
+    from hypothesis import HealthCheck, Phase, settings
+
+    slow = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+    settings.register_profile("default", max_examples=8, derandomize=True, deadline=None,
+                              suppress_health_check=slow, phases=[Phase.explicit, Phase.generate])
+    settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=slow,
+                              phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+_hypothesis_profiles()
