@@ -162,7 +162,7 @@ def test_missing_optional_table_is_an_empty_typed_frame(tmp_path):
     inputs, problems = load_inputs(workspace(tmp_path))
     assert problems == []
     assert inputs.quotas.empty and list(inputs.quotas.columns) == [
-        "row", "rep_id", "component", "period", "amount"]
+        "row", "rep_id", "component", "period", "amount", "amount_cents"]
     assert inputs.quotas["amount"].dtype == np.float64
     assert [f.path for f in inputs.files] == ["data/reps.csv", "data/transactions.csv"]
     assert inputs.files[1].rows == 1 and len(inputs.files[1].sha256) == 64
