@@ -21,6 +21,7 @@ from modelling.history import History
 from modelling.scenario import Assumption, Attainment, Scenario
 
 DEFAULT_PERIOD_SPREAD = 0.25
+QUOTA_FREE_SPREAD = 0.2
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,12 @@ class Assumptions:
 
 
 def assumptions_for(scenario: Scenario, role: str, components: list[str], history: History | None,
-                    line_key: tuple = ("attainment",)) -> Assumptions:
-    """The candidate's assumptions: given per component, else fitted to the role's history."""
+                    line_key: tuple = ("attainment",), quota_free: frozenset[str] = frozenset()) -> Assumptions:
+    """The candidate's assumptions: given per component, else fitted to the role's history.
+
+    A component paid without a quota (`quota_free`) is drawn around each rep's credit in the
+    history year (its baseline, see `population`): lognormal, mean 100%, spread `QUOTA_FREE_SPREAD`.
+    """
     spec: Attainment = scenario.spec.attainment
     marginals, notes, missing = {}, [], []
     fitted = history.levels(role) if history is not None and spec.fit else pd.DataFrame()
@@ -98,6 +103,8 @@ def assumptions_for(scenario: Scenario, role: str, components: list[str], histor
             marginals[comp] = given_marginal(given)
         elif comp in fitted.columns and fitted[comp].notna().sum() >= 2:
             marginals[comp] = fitted_marginal(spec.fit, fitted[comp].dropna().to_numpy(), role, comp, history.year)
+        elif comp in quota_free:
+            marginals[comp] = Marginal("lognormal", 1.0, QUOTA_FREE_SPREAD, source=" (no quota: around last year's credit)")
         else:
             missing.append(comp)
     if missing:

@@ -26,6 +26,7 @@ class History:
     periods: pd.DataFrame  # rep_id, plan_id, line, kind, attainment_period, credited, quota, attainment
     credits: pd.DataFrame  # credited transactions of the year to date (the run's `credits`)
     plans: dict
+    months_closed: int = 12
 
     def levels(self, role: str) -> pd.DataFrame:
         """Per rep of the role (rows) and component (columns): credited / quota over the year's completed periods."""
@@ -35,6 +36,13 @@ class History:
             return pd.DataFrame()
         sums = rows.groupby(["rep_id", "line"])[["credited", "quota"]].sum()
         return (sums["credited"] / sums["quota"]).unstack("line")
+
+    def baseline(self, plan) -> pd.Series:
+        """Yearly credited cents per (rep_id, quota key) of the plan's components, annualised from the closed months."""
+        keys = {c.id: c.quota_key for c in plan.components}
+        rows = self.periods[(self.periods["kind"] == "component") & self.periods["line"].isin(list(keys))]
+        sums = rows.assign(key=rows["line"].map(keys)).groupby(["rep_id", "key"])["credited"].sum()
+        return sums * (12 / max(self.months_closed, 1))
 
     def period_spread(self, role: str) -> float | None:
         """Std of log(period attainment / the rep's level): quarters of components and bonuses."""
@@ -79,4 +87,6 @@ def load_history(ws: Workspace) -> History | None:
     periods = lp.loc[done.fillna(False).to_numpy(bool), cols].reset_index(drop=True)
     for c in ("credited", "quota", "attainment"):
         periods[c] = pd.to_numeric(periods[c], errors="coerce").astype(float)
-    return History(ws.calendar.fiscal_year(last_month), last_month, periods, run.credits, dict(run.plans))
+    year = ws.calendar.fiscal_year(last_month)
+    closed = last_month - ws.calendar.fiscal_year_first_month(year) + 1
+    return History(year, last_month, periods, run.credits, dict(run.plans), closed)

@@ -17,9 +17,11 @@ from compensation import cycle
 from compensation.errors import IcmError, Located
 from compensation.settings import Workspace
 from modelling import population as pop_
+from modelling.population import quota_free
 from modelling.attainment import assumptions_for
 from modelling.history import History, load_history
 from modelling.montecarlo import CandidateResult, simulate
+
 from modelling.pricing import spif_models
 from modelling.scenario import CandidatePlan, Scenario, load_scenario
 
@@ -59,8 +61,9 @@ def run_model(workspace: Workspace | Path | str, scenario_path: Path | str, *, d
     n = draws or spec.draws
     results = []
     for i, cand in enumerate(scenario.candidates):
-        pop = population(scenario, i, cand, ws, plan_set.plans, inputs, year)
-        assumptions = assumptions_for(scenario, cand.role, [c.id for c in cand.plan.components], history)
+        pop = population(scenario, i, cand, ws, plan_set.plans, inputs, year, history)
+        assumptions = assumptions_for(scenario, cand.role, [c.id for c in cand.plan.components], history,
+                                      quota_free=quota_free(cand.plan))
         credits = history.credits[history.credits["plan_id"] == cand.role] if history is not None else None
         spifs = spif_models(cand.plan, credits, ws.calendar, year)
         results.append(simulate(cand.name, cand.plan, pop, assumptions, spifs, ws.calendar, n,
@@ -68,12 +71,13 @@ def run_model(workspace: Workspace | Path | str, scenario_path: Path | str, *, d
     return ModelResult(scenario, year, tuple(results))
 
 
-def population(scenario: Scenario, index: int, cand: CandidatePlan, ws: Workspace, plans, inputs,
-               year: int) -> pop_.Population:
+def population(scenario: Scenario, index: int, cand: CandidatePlan, ws: Workspace, plans, inputs, year: int,
+               history: History | None) -> pop_.Population:
     """The candidate's reps: the workspace's reps of its role, or the synthetic group of its role."""
     spec = scenario.spec
     if spec.population == "workspace":
-        pop = pop_.from_workspace(cand.plan, cand.role, inputs.reps, inputs.quotas, plans, ws.calendar, year)
+        pop = pop_.from_workspace(cand.plan, cand.role, inputs.reps, inputs.quotas, plans, ws.calendar, year,
+                                  baseline=history.baseline(cand.plan) if history is not None else None)
         if not pop.size:
             raise IcmError(Located(
                 f"candidate '{cand.name}': no rep is on plan '{cand.role}' at the end of {year} with the quotas "

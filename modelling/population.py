@@ -46,15 +46,22 @@ def period_names(calendar: Calendar, year: int, kind: str) -> list[str]:
     return list(dict.fromkeys(calendar.period_of(kind, m) for m in range(first, first + 12)))
 
 
+def quota_free(plan: Plan) -> frozenset[str]:
+    """Components whose pay needs no quota (no attainment tiers, curve, gate or bonus on them)."""
+    return frozenset(c.id for c in plan.components if not plan.needs_quota(c.id))
+
+
 def quota_keys(plan: Plan) -> list[str]:
     return list(dict.fromkeys(c.quota_key for c in plan.components))
 
 
 def from_workspace(plan: Plan, role: str, reps: pd.DataFrame, quotas: pd.DataFrame, plans: dict[str, Plan],
-                   calendar: Calendar, year: int) -> Population:
+                   calendar: Calendar, year: int, baseline: pd.Series | None = None) -> Population:
     """The reps on `role` at the fiscal year's end, each modelled for the whole year.
 
     Reps without a quota for a component whose pay needs one are left out (and said so).
+    A component paid without a quota is measured against `baseline` (yearly credited
+    cents per (rep_id, quota key), from history) instead, split evenly over months.
     """
     assignments, _ = build_assignments(reps, plans)
     last = pd.Timestamp(month_last_day(calendar.fiscal_year_first_month(year) + 11))
@@ -70,7 +77,11 @@ def from_workspace(plan: Plan, role: str, reps: pd.DataFrame, quotas: pd.DataFra
             names = period_names(calendar, year, kind)
             req = pd.DataFrame({"rep_id": np.repeat(rep_ids, n), "quota_key": key,
                                 "attainment_period": np.tile(names, len(rep_ids))})
-            table[(key, kind)] = quotas_for(req, quotas, calendar).reshape(len(rep_ids), n)
+            found = quotas_for(req, quotas, calendar).reshape(len(rep_ids), n)
+            if baseline is not None and not any(c.quota_key == key and plan.needs_quota(c.id) for c in plan.components):
+                base = baseline.reindex(pd.MultiIndex.from_arrays([rep_ids, np.full(len(rep_ids), key)]))
+                found = np.where(np.isnan(found), base.to_numpy(dtype=float)[:, None] / n, found)
+            table[(key, kind)] = found
     needed = {c.quota_key for c in plan.components if plan.needs_quota(c.id)}
     missing = np.zeros(len(rep_ids), dtype=bool)
     for key in needed:

@@ -153,10 +153,10 @@ class Scenario:
     candidates: tuple[CandidatePlan, ...]
     source: str
     stem: str
-    doc: YamlDoc
+    doc: YamlDoc | None
 
-    def line_of(self, *keys) -> int:
-        return self.doc.line_of("model", *keys)
+    def line_of(self, *keys) -> int | None:
+        return self.doc.line_of("model", *keys) if self.doc is not None else None
 
 
 def load_scenario(path: Path | str, ws: Workspace, plans: dict[str, Plan]) -> Scenario:
