@@ -1,8 +1,8 @@
-"""Effective-dated `reps` rows (SPEC section 3; rules 1, 5, 8, 9, 12) through the `icm` command.
+"""Effective-dated `reps` rows (SPEC section 3; rules 1, 5, 8, 9, 12) through `compensation.cycle`.
 
 A rep may have several `reps` rows: a plan change, a manager change, a new target
 incentive, a leaver (end_date) and a rehire (a second row after a gap). Each test
-writes a small workspace in tmp_path, runs and closes months with `icm`, and reads
+writes a small workspace in tmp_path, runs and closes months with `compensation.cycle`, and reads
 `out/P/payouts.csv` and `out/P/exceptions.csv`. Every figure is worked out by hand from
 the SPEC rules in the comments beside it.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from compensation import cycle
 from tests.compensation.test_rules import (
     amounts,
     close,
@@ -365,8 +366,6 @@ def test_rehire_is_paid_from_the_new_start_and_the_gap_credits_nothing(tmp_path)
 
 
 def test_overlapping_rows_hold_the_rep_and_strict_writes_nothing(tmp_path):
-    from icm.cycle import history
-
     ws = write_ws(
         tmp_path,
         {"flat": FLAT},
@@ -380,7 +379,7 @@ def test_overlapping_rows_hold_the_rep_and_strict_writes_nothing(tmp_path):
     result = run(ws, "2026-01", "--strict", code=2)
     assert "Traceback" not in result.output
     assert not (ws / "out" / "2026-01").exists()
-    assert history(ws).empty
+    assert cycle.history(ws).empty
     # Without --strict: A01 is held (no lines), B01 is paid 2,000 x 5% = 100.
     run(ws, "2026-01")
     assert amounts(ws, "2026-01") == {("B01", "bookings"): "100.00"}

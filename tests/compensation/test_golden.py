@@ -1,7 +1,7 @@
 """The worked examples of the contract as golden workspaces, compared byte for byte.
 
 Each folder under tests/golden/ is a workspace plus `steps.yaml` and `expected/P.csv`
-(see tests/golden/README.md). The engine is driven only through the `icm` command.
+(see tests/golden/README.md). The engine is driven through `compensation.cycle`, as a library caller would.
 """
 
 from __future__ import annotations
@@ -13,17 +13,13 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from tests import cyclekit
+
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 CASES = sorted(p for p in GOLDEN.iterdir() if (p / "steps.yaml").is_file())
 EXCEPTIONS_HEADER = "period,severity,table,row,txn_id,rep_id,reason\n"
 
 
-def invoke(args: list[str]):
-    from typer.testing import CliRunner
-
-    from icm.cli import app
-
-    return CliRunner().invoke(app, args)
 
 
 def diff(expected: str, actual: str, name: str) -> str:
@@ -47,14 +43,11 @@ def run_steps(case: Path, ws: Path) -> list[str]:
             continue
         verb = "run" if "run" in step else "close"
         month = str(step[verb])
-        args = [verb, str(ws), "--period", month]
-        if step.get("strict"):
-            args.append("--strict")
-        result = invoke(args)
-        assert result.exit_code == 0, (
-            f"icm {' '.join(args[:1] + args[2:])} exited {result.exit_code}:\n"
-            f"{result.output}\n{result.exception!r}"
-        )
+        if verb == "run":
+            result = cyclekit.run(ws, month, *(["--strict"] if step.get("strict") else []))
+        else:
+            result = cyclekit.close(ws, month)
+        assert result.exit_code == 0, f"{verb} {month} exited {result.exit_code}: {result.output}"
         if verb == "run":
             months.append(month)
     return months
@@ -89,6 +82,6 @@ def test_golden(case: Path, tmp_path: Path):
 
 
 def test_every_worked_example_has_a_case():
-    """SPEC section 8 has twelve worked examples; each is a folder numbered 01..12."""
+    """SPEC section 8 has twelve worked examples; each is a folder numbered 01..12 (20-29: issue 17)."""
     numbers = sorted(int(c.name[:2]) for c in CASES)
-    assert numbers == list(range(1, 13))
+    assert [n for n in numbers if n < 20] == list(range(1, 13))

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from compensation.errors import IcmError, UsageError
 from compensation.ledger import SCHEMA_VERSION, Audit, Ledger, engine_url
+from compensation.plan import Plan
 from compensation.results import EXCEPTION_COLUMNS, InputFile, RunResult
 from compensation.settings import Settings, Workspace
 
@@ -20,6 +21,12 @@ AUDIT = Audit(by="alice", icm_version="9.9.9", at=datetime(2026, 3, 1, 9, 0, tzi
 
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def tiny_plan(plan_id: str) -> Plan:
+    """A one-component flat plan: enough for a stored run to name its plan."""
+    return Plan.model_validate({"id": plan_id, "name": plan_id, "currency": "EUR", "components": [
+        {"id": "nb", "commission": {"tiers": [{"from": 0, "rate": "0.05"}]}}]})
 
 
 def make_result(period: str, lines, *, balances=None, exceptions=(), inputs=None,
@@ -62,7 +69,7 @@ def make_result(period: str, lines, *, balances=None, exceptions=(), inputs=None
                   InputFile(f"plan:{plan_id}", f"plans/{plan_id}.yaml", 1, sha("p")))
     return RunResult(
         workspace=Workspace(root=root, settings=Settings()), period=period,
-        plans={plan_id: None}, register=reg, line_periods=lp, credits=pd.DataFrame(),
+        plans={plan_id: tiny_plan(plan_id)}, register=reg, line_periods=lp, credits=pd.DataFrame(),
         settlement=settlement, reps=pd.DataFrame(), exceptions=exc, inputs=tuple(inputs),
     )
 

@@ -1,7 +1,7 @@
-"""Each calculation rule of SPEC section 5 with its edges, through the `icm` command.
+"""Each calculation rule of SPEC section 5 with its edges, through `compensation.cycle`.
 
 Every test builds a tiny workspace in tmp_path (plan YAML + CSV tables), runs and closes
-months with `icm`, and reads `out/P/payouts.csv` and `out/P/exceptions.csv`. Figures
+months with `compensation.cycle`, and reads `out/P/payouts.csv` and `out/P/exceptions.csv`. Figures
 are exact; the arithmetic behind each is in the test's docstring or comments.
 """
 
@@ -13,6 +13,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests import cyclekit
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -41,25 +43,15 @@ def write_table(root: Path, name: str, text: str) -> None:
     (root / "data" / f"{name}.csv").write_text(textwrap.dedent(text).strip() + "\n")
 
 
-def icm(*args: str):
-    from typer.testing import CliRunner
-
-    from icm.cli import app
-
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
 def run(ws: Path, period: str, *extra: str, code: int = 0):
-    result = icm("run", ws, "--period", period, *extra)
-    assert result.exit_code == code, (
-        f"exit {result.exit_code}: {result.output}\n{result.exception!r}"
-    )
+    result = cyclekit.run(ws, period, *extra)
+    assert result.exit_code == code, f"exit {result.exit_code}: {result.output}"
     return result
 
 
 def close(ws: Path, period: str):
-    result = icm("close", ws, "--period", period)
-    assert result.exit_code == 0, f"exit {result.exit_code}: {result.output}\n{result.exception!r}"
+    result = cyclekit.close(ws, period)
+    assert result.exit_code == 0, f"exit {result.exit_code}: {result.output}"
     return result
 
 
