@@ -24,7 +24,7 @@ from compensation.errors import IcmError
 from compensation.explain import explain_rep
 from compensation.money import format_cents
 from compensation.workspace import init_workspace
-from icm import audit_commands, demo_command, territory_commands, web_commands
+from icm import audit_commands, demo_command, model_command, territory_commands, web_commands
 from reports.publish import Publisher
 from reports.rendering import render_statements
 
@@ -210,7 +210,7 @@ def main() -> None:
 
 def _register_parts() -> None:
     """Add the parts' face modules' commands; wrap every command in `_handled` once."""
-    for module in (audit_commands, territory_commands, demo_command, web_commands):
+    for module in (audit_commands, territory_commands, demo_command, model_command, web_commands):
         module.register(app)
     for command in app.registered_commands:
         command.callback = _handled(command.callback)

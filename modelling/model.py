@@ -33,6 +33,7 @@ class ModelResult:
     scenario: Scenario
     year: int
     candidates: tuple[CandidateResult, ...]
+    root: Path  # the workspace folder
 
     def summary(self) -> pd.DataFrame:
         """One row per candidate: the figures of the comparison table (currency units)."""
@@ -50,8 +51,11 @@ class ModelResult:
 
 
 def run_model(workspace: Workspace | Path | str, scenario_path: Path | str, *, draws: int | None = None,
-              seed: int | None = None, progress: Callable[[int], None] | None = None) -> ModelResult:
-    """Model every candidate of a scenario; `draws`/`seed` override the file's."""
+              seed: int | None = None, progress: Callable[[int, int], None] | None = None) -> ModelResult:
+    """Model every candidate of a scenario; `draws`/`seed` override the file's.
+
+    `progress(draws_done, draws_in_all)` is told after each chunk of draws.
+    """
     ws = cycle.open_workspace(workspace)
     plan_set, inputs, _ = cycle.load(ws)
     scenario = load_scenario(scenario_path, ws, plan_set.plans)
@@ -60,6 +64,7 @@ def run_model(workspace: Workspace | Path | str, scenario_path: Path | str, *, d
     year = spec.year or _default_year(ws, inputs.quotas, history)
     n = draws or spec.draws
     results = []
+    tell = (lambda done: progress(done, n * len(scenario.candidates))) if progress else None
     for i, cand in enumerate(scenario.candidates):
         pop = population(scenario, i, cand, ws, plan_set.plans, inputs, year, history)
         assumptions = assumptions_for(scenario, cand.role, [c.id for c in cand.plan.components], history,
@@ -67,8 +72,8 @@ def run_model(workspace: Workspace | Path | str, scenario_path: Path | str, *, d
         credits = history.credits[history.credits["plan_id"] == cand.role] if history is not None else None
         spifs = spif_models(cand.plan, credits, ws.calendar, year)
         results.append(simulate(cand.name, cand.plan, pop, assumptions, spifs, ws.calendar, n,
-                                (seed if seed is not None else spec.seed) + 7919 * i, progress))
-    return ModelResult(scenario, year, tuple(results))
+                                (seed if seed is not None else spec.seed) + 7919 * i, tell))
+    return ModelResult(scenario, year, tuple(results), ws.root)
 
 
 def population(scenario: Scenario, index: int, cand: CandidatePlan, ws: Workspace, plans, inputs, year: int,
