@@ -16,6 +16,7 @@ when its latest run is approved, or with `force`, `by` and `reason`, recorded),
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import weakref
@@ -190,8 +191,11 @@ def _user(row) -> User:
 
 
 def _hasher():
-    from argon2 import PasswordHasher
+    """argon2id with the library's defaults; `ICM_PASSWORD_HASH=cheap` (tests only) uses its cheapest profile."""
+    from argon2 import PasswordHasher, profiles
 
+    if os.environ.get("ICM_PASSWORD_HASH") == "cheap":
+        return PasswordHasher.from_parameters(profiles.CHEAPEST)
     return PasswordHasher()
 
 
