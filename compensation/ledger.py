@@ -30,12 +30,14 @@ from compensation.ledger_io import bulk_insert, changes, empty, frame, insert_in
 from compensation.ledger_schema import (
     CLOSED,
     DRAFT,
+    HELD_FLOW_COLUMNS,
     LINE_PERIOD_COLUMNS,
     REGISTER_STORED,
     SCHEMA_VERSION,
     SETTLEMENT_COLUMNS,
     SUPERSEDED,
     events,
+    held_flows,
     ledger_facts,
     line_periods,
     metadata,
@@ -122,12 +124,14 @@ class ClosedRows:
     """Stored rows of closed runs, for the engine's prior state.
 
     line_periods: run_id, rep_id, line, kind, attainment_period, amount, detail;
-    settlements: run_id, rep_id, pay, balance_after.
+    settlements: run_id, rep_id, pay, balance_after;
+    held: run_id and HELD_FLOW_COLUMNS (payment timing, issue 17).
     """
 
     period_of_run: dict[int, str] = field(default_factory=dict)
     line_periods: pd.DataFrame = field(default_factory=pd.DataFrame)
     settlements: pd.DataFrame = field(default_factory=pd.DataFrame)
+    held: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def engine_url(url: str) -> str:
@@ -290,7 +294,9 @@ class Ledger:
             st = frame(conn, sa.select(
                 settlements.c.run_id, settlements.c.rep_id, settlements.c.pay, settlements.c.balance_after)
                 .where(settlements.c.run_id.in_(ids)))
-        return ClosedRows(period_of_run={r.id: r.period for r in closed}, line_periods=lp, settlements=st)
+            held = frame(conn, sa.select(held_flows).where(held_flows.c.run_id.in_(ids)))
+        return ClosedRows(period_of_run={r.id: r.period for r in closed}, line_periods=lp, settlements=st,
+                          held=held)
 
     # -- writing ----------------------------------------------------------------------
 
@@ -316,6 +322,7 @@ class Ledger:
             if old:
                 conn.execute(runs.update().where(runs.c.id.in_(old)).values(status=SUPERSEDED))
                 conn.execute(line_periods.delete().where(line_periods.c.run_id.in_(old)))
+                conn.execute(held_flows.delete().where(held_flows.c.run_id.in_(old)))
                 conn.execute(run_snapshots.delete().where(run_snapshots.c.run_id.in_(old)))
             run_id = conn.execute(runs.insert().values(
                 period=period, status=DRAFT, created_at=audit.at, created_by=audit.by,
@@ -335,6 +342,8 @@ class Ledger:
             bulk_insert(conn, line_periods, with_columns(result.line_periods, LINE_PERIOD_COLUMNS),
                          run_id)
             bulk_insert(conn, settlements, with_columns(result.settlement, SETTLEMENT_COLUMNS), run_id)
+            moved = result.timing[(result.timing[["withheld", "released", "forfeited"]] != 0).any(axis=1)]
+            bulk_insert(conn, held_flows, with_columns(moved, HELD_FLOW_COLUMNS), run_id)
             for part, data in (snapshot or {}).items():
                 conn.execute(run_snapshots.insert().values(run_id=run_id, part=part, data=data))
             conn.execute(events.insert().values(

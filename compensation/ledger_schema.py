@@ -1,7 +1,8 @@
 """The ledger's tables: what a run, a close and the audit trail store.
 
 Schema version 2 adds `run_snapshots` (the committed run kept whole) and `ledger_facts`
-(the workspace id); version-1 ledgers gain both tables on first use.
+(the workspace id); version-1 ledgers gain both tables on first use. `held_flows`
+(payment timing, issue 17) is created on first use of a ledger that lacks it.
 """
 
 from __future__ import annotations
@@ -124,6 +125,22 @@ run_snapshots = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
+# Payment timing (issue 17): per run, what each held key withheld, released and forfeited
+# (cents). A key's balance is the sum over closed runs; it carries across fiscal years.
+held_flows = sa.Table(
+    "held_flows", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False, index=True),
+    sa.Column("rep_id", sa.String(200), nullable=False),
+    sa.Column("line", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(12), nullable=False),
+    sa.Column("ref", sa.String(200), nullable=False),
+    sa.Column("attainment_period", sa.String(10), nullable=False),
+    sa.Column("due", sa.String(7), nullable=False),
+    sa.Column("withheld", sa.BigInteger, nullable=False),
+    sa.Column("released", sa.BigInteger, nullable=False),
+    sa.Column("forfeited", sa.BigInteger, nullable=False),
+)
+
 # Small facts about the ledger itself, e.g. the id of the workspace it belongs to.
 ledger_facts = sa.Table(
     "ledger_facts", metadata,
@@ -143,5 +160,8 @@ SETTLEMENT_COLUMNS = (
     "rep_id", "plan_id", "currency", "earned", "balance_before", "net", "floor", "pay",
     "balance_after", "draw_active",
 )
-MONEY_COLUMNS = {"credited", "quota", "earned_to_date", "paid_to_date", "paid_before", "amount",
+HELD_FLOW_COLUMNS = ("rep_id", "line", "source", "ref", "attainment_period", "due", "withheld", "released",
+                     "forfeited")
+MONEY_COLUMNS = {"withheld", "released", "forfeited",
+                 "credited", "quota", "earned_to_date", "paid_to_date", "paid_before", "amount",
           "earned", "balance_before", "net", "floor", "pay", "balance_after"}

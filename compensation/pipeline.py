@@ -25,6 +25,7 @@ from compensation.plan import Plan
 from compensation.results import EXCEPTION_COLUMNS, PriorState, RunResult
 from compensation.settings import Workspace
 from compensation.settle import draw_active, register, settle, settlement_lines, true_up
+from compensation.timing import check_payments, net_by_rep, paying_reps, timing, timing_lines, waiting_reps
 
 
 @dataclass(frozen=True)
@@ -99,21 +100,33 @@ def calculate(ws: Workspace, period: str, plan_set, inputs, load_problems: Itera
     current = current_assignments(assignments, window.last_day)
     adjustments, found = adjustment_lines(inputs.adjustments, prior, window, current, plans)
     problems += found
+    payments, found = check_payments(inputs.payments, inputs.transactions, inputs.credits, inputs.fx, current,
+                                     ws.settings.base_currency, set(inputs.reps["rep_id"]))
+    problems += found
 
     held = {p.rep_id for p in problems if p.severity == HOLD and p.rep_id}
     paid_reps = payable_reps(current, line_periods, adjustments, plans, window) - held
+    # Payment timing (issue 17): held, release and forfeit, between earn and settle.
+    timed_reps = paid_reps | (waiting_reps(prior.held, paying_reps(current, plans, window)) - held)
+    held_keys = timing(line_periods[line_periods["rep_id"].isin(timed_reps)], comp_credits, lines, payments,
+                       inputs.transactions, prior.held, timed_reps, assignments, plans, window)
+    timed = timing_lines(held_keys[held_keys["rep_id"].isin(timed_reps)])
+    paid_reps |= set(timed["rep_id"])
     line_periods = line_periods[line_periods["rep_id"].isin(paid_reps)].reset_index(drop=True)
     adjustments = adjustments[adjustments["rep_id"].isin(paid_reps)].reset_index(drop=True)
 
     earned_by_rep = (line_periods.groupby("rep_id")["amount"].sum().astype("int64")
                      .add(adjustments.groupby("rep_id")["amount"].sum().astype("int64"), fill_value=0)
+                     .add(net_by_rep(held_keys[held_keys["rep_id"].isin(paid_reps)]), fill_value=0)
                      .reindex(sorted(paid_reps), fill_value=0))
     current_paid = current.loc[current.index.isin(paid_reps)]
     settlement = settle(earned_by_rep, prior.balances, current_paid,
                         draw_active(current_paid, plans, window.calendar, window.run_month), plans)
     year = year_to_date(line_periods, adjustments, settlement, prior, window)
     reps_info = rep_directory(inputs.reps, current)
-    payouts = register(period, line_periods, adjustments, settlement_lines(settlement), reps_info,
+    extra = pd.concat([timed.assign(earned_to_date=timed["forfeited"], paid_to_date=timed["forfeited"]),
+                       settlement_lines(settlement)], ignore_index=True)
+    payouts = register(period, line_periods, adjustments, extra, reps_info,
                        current, plans, current_period_figures(line_periods, window, plans, current))
     return RunResult(
         workspace=ws, period=period, plans=plans, register=payouts,
@@ -125,6 +138,7 @@ def calculate(ws: Workspace, period: str, plan_set, inputs, load_problems: Itera
         exceptions=exceptions_frame(period, problems),
         inputs=tuple(inputs.files) + tuple(getattr(plan_set, "files", ())),
         year_to_date=year,
+        timing=held_keys,
     )
 
 

@@ -162,6 +162,39 @@ class Gate(Model):
     min_attainment: Percent = Field(ge=0)
 
 
+class Payment(Model):
+    """When a component's earnings are paid (issue 17): at booking, on cash, or held back.
+
+    `booking` left out is the rest of 100%; given, the three shares must add up to 100%.
+    `release` says when a holdback is paid: `quarter` or `year` (the run of the fiscal
+    quarter's or year's last month) or a number of months after it was held.
+    """
+
+    booking: Percent | None = Field(default=None, ge=0, le=1)
+    cash: Percent = Field(default=Decimal(0), ge=0, le=1)
+    holdback: Percent = Field(default=Decimal(0), ge=0, le=1)
+    release: Literal["quarter", "year"] | Annotated[int, Field(ge=1)] = "quarter"
+
+    @model_validator(mode="after")
+    def _shares_sum(self):
+        rest = 1 - self.cash - self.holdback
+        if self.booking is None and rest < 0:
+            raise ValueError(f"cash and holdback add up to {_pct(self.cash + self.holdback)}; "
+                             "payment shares must add up to 100%")
+        if self.booking is not None and self.booking + self.cash + self.holdback != 1:
+            raise ValueError(f"booking, cash and holdback add up to {_pct(self.booking + self.cash + self.holdback)}; "
+                             "make them add up to 100%")
+        return self
+
+    @property
+    def at_booking(self) -> Decimal:
+        return self.booking if self.booking is not None else 1 - self.cash - self.holdback
+
+
+def _pct(value: Decimal) -> str:
+    return f"{(value * 100).normalize():f}%"
+
+
 class Component(Model):
     """One paid component: what it measures, over which period, and how it pays."""
 
@@ -173,6 +206,7 @@ class Component(Model):
     payout_curve: PayoutCurve | None = None
     cap: Amount | None = Field(default=None, ge=0)
     gate: Gate | None = None
+    payment: Payment = Field(default_factory=Payment)
 
     @model_validator(mode="after")
     def _one_way_to_pay(self):
@@ -258,6 +292,7 @@ class Plan(Model):
     spifs: tuple[Spif, ...] = ()
     draw: Draw | None = None
     clawback: Clawback | None = None
+    held_on_leaving: Literal["pay", "forfeit"] = "pay"  # what a leaver gets of what is still held
     source: str = Field(default="", exclude=True)
 
     @model_validator(mode="after")
@@ -300,4 +335,4 @@ class Plan(Model):
         )
 
 
-RESERVED_LINES = ("adjustment", "recovery", "draw", "carry_forward")
+RESERVED_LINES = ("adjustment", "recovery", "draw", "carry_forward", "held", "release", "forfeit")

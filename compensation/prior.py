@@ -2,7 +2,8 @@
 
 The ledger only stores and returns rows; this is where they become what was paid per
 line and attainment period, each rep's balance after its latest closed month, the
-adjustments already paid, and what each rep was paid so far in the fiscal year.
+adjustments already paid, what each rep was paid so far in the fiscal year, and the
+payment-timing flows of held balances.
 """
 
 from __future__ import annotations
@@ -51,5 +52,10 @@ def prior_state(closed: ClosedRows, period: str, calendar: Calendar) -> PriorSta
             "amount": adj["amount"].astype("int64").to_numpy(),
             "reason": adj["detail"].to_numpy(dtype=object),
         }).sort_values(["period", "rep_id"], ignore_index=True, kind="stable")
+    held = empty.held
+    if len(closed.held):  # payment timing: every closed run's flows, across fiscal years
+        held = closed.held.drop(columns="run_id").reset_index(drop=True)
+        for c in ("withheld", "released", "forfeited"):
+            held[c] = held[c].astype("int64")
     return PriorState(closed_months=frozenset(period_of_run.values()), paid=paid, balances=balances,
-                      paid_adjustments=adjustments, year_paid=year_paid)
+                      paid_adjustments=adjustments, year_paid=year_paid, held=held)

@@ -15,6 +15,7 @@ import pandas as pd
 from compensation.digest import fingerprint
 from compensation.plan import Plan
 from compensation.settings import Workspace
+from compensation.timing import empty_flows, empty_timing
 
 # payouts.csv columns, in order (SPEC section 6).
 REGISTER_COLUMNS = (
@@ -81,6 +82,8 @@ class PriorState:
     year_paid: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame({"rep_id": pd.Series(dtype=object), "pay": pd.Series(dtype="int64")})
     )
+    # Payment timing flows of closed runs (issue 17): compensation.timing.FLOW_COLUMNS, all years.
+    held: pd.DataFrame = field(default_factory=empty_flows)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class RunResult:
     year_to_date: one row per paid rep: rep_id, earned, paid, balance (cents) over the
       fiscal year to the run month: earned by every line and adjustment, paid by the
       closed months and this run, and the balance owed by the rep after this run.
+    timing: held balances by key (compensation.timing.TIMING_COLUMNS): rep_id, line,
+      source (holdback|cash), ref (deal txn_id or month held), attainment_period, due,
+      balance_before, withheld, released, forfeited, held, release, balance_after (cents).
     """
 
     workspace: Workspace
@@ -120,6 +126,7 @@ class RunResult:
         default_factory=lambda: pd.DataFrame({c: pd.Series(dtype=object if c == "rep_id" else "int64")
                                               for c in ("rep_id", "earned", "paid", "balance")})
     )
+    timing: pd.DataFrame = field(default_factory=empty_timing)
 
     @property
     def fingerprint(self) -> str:

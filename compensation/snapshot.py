@@ -19,7 +19,8 @@ from compensation.plan import Plan
 from compensation.results import InputFile, RunResult
 from compensation.settings import Workspace
 
-FRAMES = ("register", "line_periods", "credits", "settlement", "reps", "exceptions", "year_to_date")
+FRAMES = ("register", "line_periods", "credits", "settlement", "reps", "exceptions", "year_to_date", "timing")
+OPTIONAL = ("timing",)  # added later (issue 17): runs kept before it render without held balances
 
 
 def pack(result: RunResult) -> dict[str, bytes]:
@@ -33,12 +34,12 @@ def pack(result: RunResult) -> dict[str, bytes]:
 
 def unpack(parts: dict[str, bytes], workspace: Workspace, inputs: tuple[InputFile, ...], run_id: int) -> RunResult:
     """The committed `RunResult` from its stored parts."""
-    missing = [name for name in (*FRAMES, "plans", "period") if name not in parts]
+    missing = [name for name in (*FRAMES, "plans", "period") if name not in parts and name not in OPTIONAL]
     if missing:
         raise IcmError(f"run {run_id} was stored before runs were kept whole (it lacks {', '.join(missing)}); "
                        "run its month again to render it")
     plans = {pid: Plan.model_validate(data) for pid, data in json.loads(parts["plans"]).items()}
-    frames = {name: _frame(parts[name]) for name in FRAMES}
+    frames = {name: _frame(parts[name]) for name in FRAMES if name in parts}
     return RunResult(workspace=workspace, period=parts["period"].decode(), plans=plans, inputs=inputs, **frames)
 
 
