@@ -3,7 +3,8 @@
 `true_up` subtracts what closed months already paid per (rep, line, attainment period);
 `settle` turns each rep's earned lines, the balance owed from before and the draw into
 pay, the new balance and the `recovery`, `draw` and `carry_forward` lines; `register`
-lays it all out as payouts.csv rows in SPEC order. All money is int64 cents.
+lays it all out as payouts.csv rows in SPEC order, payment timing's `held`, `release`
+and `forfeit` lines (issue 17) after the SPIFs. All money is int64 cents.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from compensation.plan import Plan
 
 EARNED_KINDS = ("component", "bonus", "spif", "adjustment")
 SETTLEMENT_LINES = ("recovery", "draw", "carry_forward")
+TIMING_LINES = ("held", "release", "forfeit")
+# Register order after the plan's lines (SPEC section 6, issue 17).
+KIND_RANK = {"component": 0, "bonus": 1, "spif": 2, "held": 3, "release": 4, "forfeit": 5, "adjustment": 6,
+             "recovery": 7, "draw": 8, "carry_forward": 8}
 
 
 def true_up(
@@ -94,7 +99,7 @@ def register(
     """Lay out payouts.csv rows in SPEC section 6 order.
 
     Per rep: the current plan's components (always), other lines that move money this
-    run, adjustments, then recovery and draw or carry_forward.
+    run, held, release and forfeit, adjustments, then recovery and draw or carry_forward.
     """
     lp = line_periods
     sums = (
@@ -128,8 +133,7 @@ def register(
     adj = adjustments.assign(kind="adjustment", line="adjustment")
     lines = pd.concat([lines, adj, extra], ignore_index=True)
 
-    kind_rank = {"component": 0, "bonus": 1, "spif": 2, "adjustment": 3, "recovery": 4, "draw": 5, "carry_forward": 5}
-    lines["_kind"] = lines["kind"].map(kind_rank)
+    lines["_kind"] = lines["kind"].map(KIND_RANK)
     lines = lines.assign(plan_id=lines["rep_id"].map(current["plan_id"])).merge(
         plan_lines, on=["plan_id", "line"], how="left"
     )
@@ -155,6 +159,7 @@ def register(
             "plan_id": lines["rep_id"].map(current["plan_id"]).to_numpy(),
         }
     )
-    blank = out["kind"].isin(("adjustment", *SETTLEMENT_LINES))
+    # A forfeit row records what was forfeited as its earned and paid to date (amount 0.00).
+    blank = out["kind"].isin(("adjustment", "held", "release", *SETTLEMENT_LINES))
     out.loc[blank, ["earned_to_date", "paid_to_date"]] = pd.NA
     return out.reset_index(drop=True)

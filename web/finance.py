@@ -163,7 +163,9 @@ def approve(request, session, form):
     if number not in {s["id"] for s in workflow.submissions_of(state.ledger, period)}:
         raise UsageError("this submission belongs to another month; reload the page")
     workflow.decide(state.ledger, number, by=session.user, approve=True)
-    cycle.close(state.ws, period, by=session.user.email, publisher=Publisher(statements=True))
+    publisher = Publisher(statements=True)
+    cycle.close(state.ws, period, by=session.user.email, publisher=publisher)
+    publisher.publish(state.ws, cycle.committed_run(state.ws, period))  # statements out to reps
     return redirect(f"/periods/{period}?note=approved")
 
 
