@@ -79,12 +79,17 @@ class Assumptions:
         reps, k = quotas.shape
         if k == 1 or self.period_spread == 0:
             return np.ones((1, reps, k))
-        s = self.period_spread
-        m = np.exp(s * rng.standard_normal((draws, reps, k)) - s * s / 2)
-        q = np.nan_to_num(quotas)
+        s = np.float32(self.period_spread)
+        m = rng.standard_normal((draws, reps, k), dtype=np.float32)
+        m *= s
+        m -= s * s / 2
+        np.exp(m, out=m)
+        q = np.nan_to_num(quotas).astype(np.float32)
         total = q.sum(axis=1)
-        scale = np.divide(total, (m * q).sum(axis=2), out=np.ones((draws, reps)), where=total > 0)
-        return m * scale[..., None]
+        weighted = np.einsum("drk,rk->dr", m, q)
+        scale = np.divide(total, weighted, out=np.ones((draws, reps), dtype=np.float32), where=weighted > 0)
+        m *= scale[..., None]
+        return m
 
 
 def assumptions_for(scenario: Scenario, role: str, components: list[str], history: History | None,

@@ -8,7 +8,9 @@ of rep-level pay (up to `SAMPLE` rep-years) is kept for deciles and charts.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +21,8 @@ from modelling.attainment import Assumptions
 from modelling.population import PERIODS, Population
 from modelling.pricing import SpifModel, price, sub_periods
 
-CHUNK = 1_000_000  # rep-years per chunk
+CHUNK = 500_000  # rep-years per chunk
+WORKERS = max(1, min(2, os.cpu_count() or 1))  # the machine has two cores
 SAMPLE = 200_000  # rep-years kept for deciles and histograms
 AT = (0.5, 1.0, 1.5)
 CURVE_X = np.round(np.linspace(0.0, 2.0, 41), 4)
@@ -81,35 +84,45 @@ def credit(rng: np.random.Generator, plan: Plan, pop: Population, assumptions: A
 def simulate(name: str, plan: Plan, pop: Population, assumptions: Assumptions, spifs: dict[str, SpifModel],
              calendar: Calendar, draws: int, seed: int,
              progress: Callable[[int], None] | None = None) -> CandidateResult:
-    """`draws` years of the population under `plan`; reproducible for a seed."""
-    rng = np.random.default_rng(seed)
+    """`draws` years of the population under `plan`; reproducible for a seed.
+
+    Chunk i draws from its own generator (seed, i), so the result does not depend on how
+    many threads priced the chunks (numpy releases the GIL in its loops).
+    """
     chunk = max(1, min(draws, CHUNK // max(pop.size, 1)))
     keep = max(1, min(draws, SAMPLE // max(pop.size, 1)))
     first = plan.components[0].id
     direct = [c.id for c in plan.components if c.measure.credit == "direct"]
+    starts = list(range(0, draws, chunk))
+
+    def one(i: int) -> tuple:
+        d = min(chunk, draws - starts[i])
+        rng = np.random.default_rng([seed, i])
+        credited = credit(rng, plan, pop, assumptions, d)
+        counts = {s.id: spifs[s.id].draw(rng, credited[spifs[s.id].component].sum(axis=2)) for s in plan.spifs}
+        priced = price(plan, pop, credited, counts, calendar)
+        pay = priced.total()
+        room = max(0, keep - starts[i])
+        return (d, pay.sum(axis=1), sum((priced.credited[c].sum(axis=1) for c in direct), np.zeros(d)),
+                {line: float(v.sum()) for line, v in priced.lines.items()},
+                int((np.nan_to_num(priced.attainment[first]) >= 1.0).sum()),
+                pay[:room], priced.attainment[first][:room])
+
     cost, revenue, kept_pay, kept_att = [], [], [], []
     line_sum: dict[str, float] = {}
     above = 0
-    done = 0
-    while done < draws:
-        d = min(chunk, draws - done)
-        credited = credit(rng, plan, pop, assumptions, d)
-        years = {c: credited[c].sum(axis=2) for c in credited}
-        counts = {s.id: spifs[s.id].draw(rng, years[spifs[s.id].component]) for s in plan.spifs}
-        priced = price(plan, pop, credited, counts, calendar)
-        pay = priced.total()
-        cost.append(pay.sum(axis=1))
-        revenue.append(sum((years[c].sum(axis=1) for c in direct), np.zeros(d)))
-        for line, values in priced.lines.items():
-            line_sum[line] = line_sum.get(line, 0.0) + float(values.sum())
-        above += int((np.nan_to_num(priced.attainment[first]) >= 1.0).sum())
-        room = keep - sum(len(p) for p in kept_pay)
-        if room > 0:
-            kept_pay.append(pay[:room])
-            kept_att.append(priced.attainment[first][:room])
-        done += d
-        if progress:
-            progress(d)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for d, c, r, lines, a, p, t in pool.map(one, range(len(starts))):
+            cost.append(c)
+            revenue.append(r)
+            for line, total in lines.items():
+                line_sum[line] = line_sum.get(line, 0.0) + total
+            above += a
+            if len(p):
+                kept_pay.append(p)
+                kept_att.append(t)
+            if progress:
+                progress(d)
     at = fixed_attainment(plan, pop, spifs, calendar, np.array(AT + tuple(CURVE_X)))
     return CandidateResult(
         name=name, role=pop.role, plan=plan, reps=pop.size, draws=draws,

@@ -97,7 +97,11 @@ class Priced:
     attainment: dict[str, np.ndarray]
 
     def total(self) -> np.ndarray:
-        return sum(self.lines.values())
+        values = list(self.lines.values())
+        out = values[0].copy()
+        for v in values[1:]:
+            out += v
+        return out
 
 
 def price(plan: Plan, pop: Population, credited: dict[str, np.ndarray], spif_counts: dict[str, np.ndarray],
@@ -106,16 +110,15 @@ def price(plan: Plan, pop: Population, credited: dict[str, np.ndarray], spif_cou
     lines: dict[str, np.ndarray] = {}
     period_att: dict[str, np.ndarray] = {}
     year_cr, year_att = {}, {}
+    folded = {}
     for comp in plan.components:
-        n = PERIODS[comp.attainment_period]
-        cr = _fold(credited[comp.id], n)
-        q = pop.quota(comp.quota_key, comp.attainment_period)[None]
-        period_att[comp.id] = np.divide(cr, q)
+        cr = folded[comp.id] = _fold(credited[comp.id], PERIODS[comp.attainment_period])
+        if any(c.gate and c.gate.component == comp.id for c in plan.components):
+            period_att[comp.id] = np.divide(cr, pop.quota(comp.quota_key, comp.attainment_period)[None])
         year_cr[comp.id] = cr.sum(axis=2)
         year_att[comp.id] = year_cr[comp.id] / pop.quota(comp.quota_key, "year")[None, :, 0]
     for comp in plan.components:
-        n = PERIODS[comp.attainment_period]
-        cr = _fold(credited[comp.id], n)
+        cr = folded[comp.id]
         q = np.broadcast_to(pop.quota(comp.quota_key, comp.attainment_period)[None], cr.shape)
         earned = _earn(comp, cr, q, pop, calendar, exact)
         if comp.cap is not None:
@@ -139,7 +142,7 @@ def price(plan: Plan, pop: Population, credited: dict[str, np.ndarray], spif_cou
 def _fold(values: np.ndarray, n: int) -> np.ndarray:
     """(draws, reps, K) -> (draws, reps, n) by summing consecutive sub-periods."""
     d, r, k = values.shape
-    return values.reshape(d, r, n, k // n).sum(axis=3)
+    return values if k == n else values.reshape(d, r, n, k // n).sum(axis=3)
 
 
 def _earn(comp: Component, cr: np.ndarray, q: np.ndarray, pop: Population, calendar: Calendar,
@@ -195,4 +198,9 @@ def commission_float(credited: np.ndarray, quota: np.ndarray, rule: Commission) 
 
 
 def _half_up(cents: np.ndarray) -> np.ndarray:
-    return np.sign(cents) * np.floor(np.abs(cents) + 0.5)
+    """Half up to the cent; a negative amount (a net cancellation) away from zero."""
+    out = np.floor(cents + 0.5)
+    negative = cents < 0
+    if negative.any():
+        out[negative] = -np.floor(-cents[negative] + 0.5)
+    return out
