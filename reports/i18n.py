@@ -28,7 +28,10 @@ LABELS: dict[str, dict[str, str]] = {
         "earned_ytd": "Earned year to date", "balance_owed": "Balance owed",
         "balance_note_owed": "recovered from future earnings",
         "balance_note_none": "nothing outstanding",
-        "ytd_note": "commission, bonuses and SPIFs since the fiscal year began",
+        "ytd_note": "commission, bonuses, SPIFs and adjustments since the fiscal year began",
+        "paid_ytd": "Paid year to date", "paid_ytd_note": "this month included",
+        "incentives_year": "Bonuses and SPIFs this year", "paid": "Paid",
+        "statement_id": "Statement",
         "lines": "This month's payment", "line": "Line", "amount": "Amount", "why": "Why",
         "total_paid": "Total paid this month",
         "components": "Components", "credited": "Credited", "quota": "Quota",
@@ -60,7 +63,10 @@ LABELS: dict[str, dict[str, str]] = {
         "earned_ytd": "Maturato da inizio anno", "balance_owed": "Saldo a debito",
         "balance_note_owed": "da recuperare sui compensi futuri",
         "balance_note_none": "nessun importo in sospeso",
-        "ytd_note": "provvigioni, bonus e SPIF dall'inizio dell'esercizio",
+        "ytd_note": "provvigioni, bonus, SPIF e rettifiche dall'inizio dell'esercizio",
+        "paid_ytd": "Pagato da inizio anno", "paid_ytd_note": "incluso questo mese",
+        "incentives_year": "Bonus e SPIF dell'anno", "paid": "Pagato",
+        "statement_id": "Estratto",
         "lines": "Pagamento del mese", "line": "Voce", "amount": "Importo", "why": "Motivo",
         "total_paid": "Totale pagato questo mese",
         "components": "Componenti", "credited": "Accreditato", "quota": "Obiettivo",
@@ -91,16 +97,27 @@ LABELS: dict[str, dict[str, str]] = {
 SENTENCES: dict[str, dict[str, str]] = {
     "en": {
         "tier_retro": "Attainment of {attainment} reaches the tier from {tier_from}: "
-                      "{rate} applies to all {credited} credited.",
+                      "{rate} applies to all {credited} credited, {credited} × {rate} = {earned}.",
         "tier_retro_amount": "{credited} credited reaches the tier from {tier_from}: "
-                             "{rate} applies to all of it.",
+                             "{rate} applies to all of it, {credited} × {rate} = {earned}.",
+        "tier_table": "Commission on the {credited} credited from the plan's table ({rates}).",
         "flat": "{rate} on all {credited} credited.",
-        "tier_marginal": "Each slice of the {credited} credited pays the rate of its tier "
-                         "({rates}).",
+        "tier_marginal": "Each slice of the {credited} credited pays the rate of its tier: "
+                         "{slices} = {earned}.",
         "curve": "Attainment of {attainment} pays {payout} of your target incentive for this "
                  "component on the payout curve.",
-        "gate_closed": "Held at zero until {component} reaches {min} attainment "
-                       "(now {now}); once reached, everything earned to date is paid.",
+        "curve_pays": "Target {target}, so attainment of {attainment} pays {payout} of it on the "
+                      "payout curve: {earned}.",
+        "curve_target": "{ti} × {weight}{share} = {target}",
+        "curve_target_prorated": "{target} ({weight} of your target incentive, prorated for your days "
+                                 "on the plan)",
+        "gate_closed": "Not paid: {component} attainment {now} is below the {min} this component "
+                       "needs; once it gets there, everything earned to date is paid.",
+        "bonus_not_paid": "Not paid: {component} attainment ({period}) is {attainment}, below the "
+                          "{min} this bonus needs.",
+        "bonus_paid": "Paid: {component} attainment ({period}) is {attainment}, reaching the {min} "
+                      "this bonus needs.",
+        "bonus_paid_before": "Already paid for {period}: {component} attainment is {attainment}.",
         "next_tier": "{needed} more credited reaches the {rate} tier (from {tier_from}).",
         "next_point": "{needed} more credited reaches {target} attainment, paying {payout} "
                       "of target.",
@@ -127,16 +144,30 @@ SENTENCES: dict[str, dict[str, str]] = {
     "it": {
         "tier_retro": "Il raggiungimento del {attainment} rientra nello scaglione da "
                       "{tier_from}: l'aliquota {rate} si applica a tutti i {credited} "
-                      "accreditati.",
+                      "accreditati, {credited} × {rate} = {earned}.",
         "tier_retro_amount": "I {credited} accreditati rientrano nello scaglione da "
-                             "{tier_from}: l'aliquota {rate} si applica all'intero importo.",
+                             "{tier_from}: l'aliquota {rate} si applica all'intero importo, "
+                             "{credited} × {rate} = {earned}.",
+        "tier_table": "Provvigione sui {credited} accreditati secondo la tabella del piano ({rates}).",
         "flat": "Aliquota {rate} su tutti i {credited} accreditati.",
         "tier_marginal": "Ogni fascia dei {credited} accreditati è pagata all'aliquota del "
-                         "proprio scaglione ({rates}).",
+                         "proprio scaglione: {slices} = {earned}.",
         "curve": "Il raggiungimento del {attainment} paga il {payout} dell'incentivo "
                  "obiettivo di questa componente secondo la curva di pagamento.",
-        "gate_closed": "Bloccato a zero finché {component} non raggiunge il {min} "
-                       "(ora {now}); poi viene pagato tutto il maturato.",
+        "curve_pays": "Obiettivo {target}: il raggiungimento del {attainment} ne paga il {payout} "
+                      "secondo la curva di pagamento, {earned}.",
+        "curve_target": "{ti} × {weight}{share} = {target}",
+        "curve_target_prorated": "{target} ({weight} dell'incentivo obiettivo, in proporzione ai "
+                                 "giorni nel piano)",
+        "gate_closed": "Non pagato: il raggiungimento di {component} è {now}, sotto il {min} "
+                       "richiesto da questa componente; quando lo raggiunge viene pagato tutto "
+                       "il maturato.",
+        "bonus_not_paid": "Non pagato: il raggiungimento di {component} ({period}) è {attainment}, "
+                          "sotto il {min} richiesto da questo bonus.",
+        "bonus_paid": "Pagato: il raggiungimento di {component} ({period}) è {attainment} e "
+                      "arriva al {min} richiesto da questo bonus.",
+        "bonus_paid_before": "Già pagato per {period}: il raggiungimento di {component} è "
+                             "{attainment}.",
         "next_tier": "Mancano {needed} di accreditato per lo scaglione con aliquota {rate} "
                      "(da {tier_from}).",
         "next_point": "Mancano {needed} di accreditato per raggiungere il {target}, che paga "
