@@ -12,6 +12,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from compensation.periods import Calendar
 
 
+class JournalAccounts(BaseModel):
+    """`journal_accounts` in `icm.yaml`: the general-ledger accounts `journal.csv` posts to (issue 17)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    expense: str = "Commission expense"
+    payable: str = "Accrued commissions payable"
+    held: str = "Commissions held back"
+    draws: str = "Draws recoverable from reps"
+
+
 class Settings(BaseModel):
     """`icm.yaml`: every key optional."""
 
@@ -22,6 +33,7 @@ class Settings(BaseModel):
     ledger: str = "sqlite:///icm.db"
     locale: Literal["en", "it"] = "en"
     rounding: Literal["half_up"] = "half_up"
+    journal_accounts: JournalAccounts = Field(default_factory=JournalAccounts)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from compensation.results import RunResult
 from reports import statements as statement_pdfs
+from reports.liability import journal_csv, liability_csv
 from reports.payroll import payroll_csv
 from reports.register import exceptions_csv, payouts_csv
 from reports.workbook import write_workbook
@@ -27,6 +28,8 @@ def render_run(result: RunResult, target_dir: Path, *, statements: bool = False,
         "payouts.csv": payouts_csv(result.register),
         "exceptions.csv": exceptions_csv(result.exceptions),
         "payroll.csv": payroll_csv(result.register, result.reps, result.period),
+        "liability.csv": liability_csv(result),
+        "journal.csv": journal_csv(result),
     }
     written = []
     for name, data in files.items():

@@ -27,6 +27,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from compensation.results import EXCEPTION_COLUMNS, REGISTER_COLUMNS, RunResult
+from reports.liability import LIABILITY_COLUMNS, liability_frame
 from reports.register import money_text
 
 MONEY_FORMAT = "#,##0.00;-#,##0.00"
@@ -215,6 +216,9 @@ def write_workbook(result: RunResult, path: Path, *, run_id: str | None = None) 
     sheet.finish()
     sheets.append(sheet)
 
+    if len(result.timing) or any(c.payment.at_booking != 1 for p in result.plans.values() for c in p.components):
+        sheets += _timing_sheets(wb, result)
+
     sheet = _Sheet(wb, "Inputs", [("name", "text", 24), ("path", "text", 36),
                                   ("rows", "int", 10), ("sha256", "text", 68)])
     inputs = list(result.inputs)
@@ -235,6 +239,22 @@ def write_workbook(result: RunResult, path: Path, *, run_id: str | None = None) 
     wb.save(path)
     _splice_rows(path, sheets)
     return path
+
+
+def _timing_sheets(wb: Workbook, result: RunResult) -> list[_Sheet]:
+    """Holdbacks (held balances by key) and Liability (per rep and in total), issue 17."""
+    t = result.timing
+    columns = ["rep_id", "line", "source", "ref", "attainment_period", "due", "balance_before", "held", "release",
+               "forfeited", "balance_after"]
+    holdbacks = _Sheet(wb, "Holdbacks", [(c, "money" if c in columns[6:] else "text", 14) for c in columns])
+    holdbacks.append_columns([(-t[c] if c == "held" else t[c]).to_numpy() for c in columns])
+    holdbacks.finish()
+    frame = liability_frame(result)
+    liability = _Sheet(wb, "Liability", [(c, "money" if i >= 4 else "text", 24 if c == "name" else 14)
+                                         for i, c in enumerate(LIABILITY_COLUMNS)])
+    liability.append_columns([frame[c].to_numpy() for c in LIABILITY_COLUMNS])
+    liability.finish()
+    return [holdbacks, liability]
 
 
 def iter_formula_cells(path: Path) -> Iterator[str]:
