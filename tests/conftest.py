@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from demo_company.year import build_and_run
+
 
 def _postgres_url(worker: str) -> str | None:
     """The test server with a schema of its own per xdist worker (parallel runs never meet)."""
@@ -25,6 +27,8 @@ def ledger_url(request, tmp_path):
     worker_id = os.environ.get("PYTEST_XDIST_WORKER", "main")
     url = _postgres_url(worker_id)
     if url is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but ICM_TEST_POSTGRES_URL is not set: .ci/run should have started PostgreSQL")
         pytest.skip("ICM_TEST_POSTGRES_URL is not set")
     import sqlalchemy as sa
 
@@ -53,3 +57,11 @@ def _hypothesis_profiles() -> None:
 
 
 _hypothesis_profiles()
+
+
+@pytest.fixture(scope="session")
+def demo_year(tmp_path_factory):
+    """The demo company's year, run and closed once per session: (folder, months, paid)."""
+    target = tmp_path_factory.mktemp("demo") / "icm-demo"
+    months, paid = build_and_run(target, statements="none")
+    return target, months, paid

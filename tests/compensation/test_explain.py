@@ -1,11 +1,12 @@
-"""`icm explain`: the trace shows the SPEC's arithmetic, figure by figure."""
+"""`explain`: the trace shows the SPEC's arithmetic, figure by figure (a dry run of the month)."""
 
 import shutil
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from icm.cli import app
+from compensation import cycle
+from compensation.errors import IcmError
+from compensation.explain import explain_rep
+from tests.cyclekit import Step
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 
@@ -13,7 +14,10 @@ GOLDEN = Path(__file__).parent.parent / "golden"
 def explain(tmp_path: Path, case: str, period: str, rep: str):
     ws = tmp_path / case
     shutil.copytree(GOLDEN / case, ws)
-    return CliRunner().invoke(app, ["explain", str(ws), "--period", period, "--rep", rep])
+    try:
+        return Step(0, explain_rep(cycle.dry_run(ws, period), rep))
+    except IcmError as err:
+        return Step(err.exit_code, str(err))
 
 
 def test_marginal_bands_are_spelled_out(tmp_path):

@@ -17,25 +17,27 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import icm.cycle as cycle
+from compensation import cycle
 from compensation.ledger import Ledger
-from tests.test_cycle import ROWS, install_fakes, make_workspace, payouts, write_earned
+from compensation.prior import prior_state
+from tests.compensation.test_cycle import PUBLISHER, ROWS, install_fakes, make_workspace, payouts, run, write_earned
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
 CHILD = """
 import sys
 from pathlib import Path
-import tests.test_cycle as t
+import tests.compensation.test_cycle as t
 t.install_fakes()
-import icm.cycle as cycle
+from compensation import cycle
 from compensation.errors import IcmError
 from compensation.settings import Settings, Workspace
 ws = Workspace(root=Path(sys.argv[1]), settings=Settings())
 try:
     if sys.argv[2] == "run":
-        print("run", cycle.run_period(ws, sys.argv[3]).run_id, flush=True)
+        print("run", t.run(ws, sys.argv[3]).run_id, flush=True)
     else:
-        print("closed", cycle.close_period(ws, sys.argv[3]).run_id, flush=True)
+        print("closed", cycle.close(ws, sys.argv[3], publisher=t.PUBLISHER).run_id, flush=True)
 except IcmError as err:
     print(err, file=sys.stderr, flush=True)
     sys.exit(2)
@@ -66,7 +68,7 @@ def wait_for_line(proc, prefix: str) -> str:
 def snapshot(ws):
     led = Ledger(ws.ledger_url)
     try:
-        prior = led.prior_state("2026-03")
+        prior = prior_state(led.closed_rows("2026-03"), "2026-03", ws.calendar)
         return {
             "runs": [(r.id, r.period, r.status, r.total_paid) for r in led.runs()],
             "history": led.history(),
@@ -93,9 +95,9 @@ def ws(tmp_path, monkeypatch):
     monkeypatch.setenv("ICM_LOCK_TIMEOUT", "0.3")
     monkeypatch.delenv("ICM_TEST_PAUSE_AT", raising=False)
     ws = make_workspace(tmp_path / "acme", ROWS)
-    cycle.run_period(ws, "2026-01")
-    cycle.close_period(ws, "2026-01")
-    cycle.run_period(ws, "2026-02")  # the draft a killed re-run must not damage
+    run(ws, "2026-01")
+    cycle.close(ws, "2026-01", publisher=PUBLISHER)
+    run(ws, "2026-02")  # the draft a killed re-run must not damage
     return ws
 
 
@@ -126,11 +128,11 @@ def test_sigkill_at_each_stage(ws, stage):
                                       (2, "2026-02", "superseded", 15000)]
         assert after["runs"][-1] == (3, "2026-02", "draft", 20000)
         pd.testing.assert_frame_equal(after["paid"], before["paid"])
-        heal_expected = ("re-rendered out/2026-02 from run 3 (an earlier command stopped "
-                         "before its files were in place)",)
+        heal_expected = ("re-rendered out/2026-02 (files) from run 2 of 2026-02, kept in the ledger: an earlier "
+                         "command stopped before its files were in place",)
     # the kernel released the lock: the next command neither waits nor fails
-    closed = cycle.close_period(ws, "2026-02")
-    assert closed.healed == heal_expected
+    closed = cycle.close(ws, "2026-02", publisher=PUBLISHER)
+    assert closed.notes == heal_expected
     assert payouts(ws, "2026-02") == (OLD_FEB if not heal_expected else NEW_FEB)
     assert sorted(p.name for p in ws.out_dir.iterdir()) == ["2026-01", "2026-02"]
 
@@ -140,7 +142,7 @@ def test_second_process_waits_for_the_lock_then_runs(ws):
     wait_for_line(first, "ICM-PAUSED")
     second = child(ws, "close", "2026-02", timeout="60")
     waiting = wait_for_line(second, "waiting up to 60 s")
-    assert f"'icm run --period 2026-02' (pid {first.pid}, user " in waiting
+    assert f"'a run of 2026-02' (pid {first.pid}, user " in waiting
     first.send_signal(signal.SIGUSR1)
     out1, err1 = first.communicate(timeout=60)
     out2, err2 = second.communicate(timeout=60)
@@ -151,14 +153,14 @@ def test_second_process_waits_for_the_lock_then_runs(ws):
 
 
 def test_second_process_gives_up_naming_the_holder(ws):
-    cycle.close_period(ws, "2026-02")  # then hold the workspace with a March run
+    cycle.close(ws, "2026-02", publisher=PUBLISHER)  # then hold the workspace with a March run
     holder = child(ws, "run", "2026-03", pause="mid-commit")
     wait_for_line(holder, "ICM-PAUSED")
     before = snapshot(ws)
     second = child(ws, "run", "2026-03", timeout="0.3")
     _, err = second.communicate(timeout=60)
     assert second.returncode == 2
-    assert (f"is busy: 'icm run --period 2026-03' (pid {holder.pid}, user " in err
+    assert (f"is busy: 'a run of 2026-03' (pid {holder.pid}, user " in err
             and "waited 0.3 s (set ICM_LOCK_TIMEOUT to wait longer)" in err), err
     holder.kill()
     holder.communicate()
@@ -209,7 +211,7 @@ def test_history_command_lists_runs_and_closes(ws):
             for line in done.stdout.splitlines() if line.startswith("│")]
     assert [row[1:5] + row[9:10] for row in rows] == [
         ["run", "2026-01", "1", "closed", "105.00"], ["close", "2026-01", "1", "closed", "105.00"],
-        ["run", "2026-02", "2", "draft", "150.00"]]
+        ["run", "2026-02", "1", "draft", "150.00"]]
 
 
 @pytest.mark.parametrize("stage", ["mid-commit", "before-move"])

@@ -11,8 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from compensation.errors import IcmError, UsageError
-from compensation.ledger import SCHEMA_VERSION, Audit, Ledger, engine_url
+from compensation.ledger import Audit, Ledger, engine_url
+from compensation.ledger_schema import SCHEMA_VERSION
+from compensation.periods import Calendar
 from compensation.plan import Plan
+from compensation.prior import prior_state
 from compensation.results import EXCEPTION_COLUMNS, InputFile, RunResult
 from compensation.settings import Settings, Workspace
 
@@ -21,6 +24,11 @@ AUDIT = Audit(by="alice", icm_version="9.9.9", at=datetime(2026, 3, 1, 9, 0, tzi
 
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def prior_of(ledger: Ledger, period: str):
+    """The engine's prior state from the ledger's closed rows (calendar fiscal year)."""
+    return prior_state(ledger.closed_rows(period), period, Calendar(1))
 
 
 def tiny_plan(plan_id: str) -> Plan:
@@ -88,7 +96,7 @@ def run_and_close(ledger, period, lines, **kw):
 
 
 def test_empty_ledger_has_nothing_prior(ledger):
-    prior = ledger.prior_state("2026-01")
+    prior = prior_of(ledger, "2026-01")
     assert prior.closed_months == frozenset()
     assert prior.paid.empty and prior.balances.empty and prior.paid_adjustments.empty
     assert ledger.history().empty
@@ -105,7 +113,7 @@ def test_prior_state_sums_closed_runs_only(ledger):
     # an open draft of March never counts
     march = [("A", "nb", "component", "2026-Q1", 9_999_00, 800_00)]
     ledger.commit_run(make_result("2026-03", march), AUDIT)
-    prior = ledger.prior_state("2026-03")
+    prior = prior_of(ledger, "2026-03")
     assert prior.closed_months == frozenset({"2026-01", "2026-02"})
     paid = prior.paid.set_index(["rep_id", "line", "attainment_period"])["amount"].to_dict()
     assert paid == {("A", "nb", "2026-Q1"): 800_00, ("B", "nb", "2026-Q1"): 120_00,
@@ -117,7 +125,7 @@ def test_prior_state_sums_closed_runs_only(ledger):
     assert prior.paid_adjustments.to_dict("records") == [
         {"rep_id": "A", "period": "2026-02", "amount": 75_00, "reason": "adjustment 2026-02"}]
     # February's own prior state sees January only
-    feb = ledger.prior_state("2026-02")
+    feb = prior_of(ledger, "2026-02")
     assert feb.closed_months == frozenset({"2026-01"})
     assert int(feb.paid["amount"].sum()) == 620_00
 
@@ -125,7 +133,7 @@ def test_prior_state_sums_closed_runs_only(ledger):
 def test_balances_cross_fiscal_years(ledger):
     run_and_close(ledger, "2025-12", [("A", "nb", "component", "2025", 10_00, 0)],
                   balances={"A": 2_000_00})
-    prior = ledger.prior_state("2026-01")
+    prior = prior_of(ledger, "2026-01")
     assert prior.balances.to_dict("records") == [{"rep_id": "A", "balance": 2_000_00}]
     assert prior.closed_months == frozenset({"2025-12"})
 
@@ -259,7 +267,7 @@ def test_bulk_line_periods_round_trip(ledger):
     assert len(lp) == n and int(lp["amount"].sum()) == n * (n - 1) // 2
     assert ledger.lines("2026-01", run_id)["rep_id"].tolist()[:3] == ["R00000", "R00001", "R00002"]
     ledger.close("2026-01", AUDIT)
-    assert int(ledger.prior_state("2026-02").paid["amount"].sum()) == n * (n - 1) // 2
+    assert int(prior_of(ledger, "2026-02").paid["amount"].sum()) == n * (n - 1) // 2
 
 
 def test_newer_schema_version_is_refused(ledger_url):
@@ -283,7 +291,7 @@ def test_corrupt_sqlite_file_is_a_clear_error(tmp_path):
 
 def test_read_only_use_creates_no_sqlite_file(tmp_path):
     led = Ledger(f"sqlite:///{tmp_path / 'icm.db'}")
-    assert led.prior_state("2026-01").closed_months == frozenset()
+    assert prior_of(led, "2026-01").closed_months == frozenset()
     led.check_can_run("2026-01")
     assert led.history().empty and led.runs() == []
     assert not (tmp_path / "icm.db").exists()

@@ -1,4 +1,9 @@
-"""`icm demo`: the demo company's data, its plans, and the twelve-month cycle end to end."""
+"""The demo company: its data, its plans, and the twelve-month cycle end to end.
+
+The year is built once per session (`demo_year` in tests/conftest.py) through
+`demo_company.year`, as `icm demo` does; the command's own output is tested on the
+cheap paths (refusing a folder).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from compensation import demo
-from compensation.ledger import CLOSED, Ledger
+from compensation import cycle
+from compensation.ledger import Ledger
+from compensation.ledger_schema import CLOSED
 from compensation.planfile import load_plans, load_workspace
 from compensation.tables import load_inputs
+from demo_company import company as demo
 from icm.cli import app
 
 runner = CliRunner()
@@ -118,14 +125,13 @@ def _cents(series: pd.Series) -> pd.Series:
     return (series.astype(str).str.replace(".", "", regex=False)).astype("int64")
 
 
-def test_demo_runs_and_closes_the_year(tmp_path):
-    target = tmp_path / "icm-demo"
-    # December statements are the reports suite's to test; here the cycle and ledger.
-    result = runner.invoke(app, ["demo", str(target), "--statements", "none"])
-    assert result.exit_code == 0, result.output
-    assert "Top 5 earners" in result.output
-    assert "Exceptions: 4 distinct (0 holds, 4 notices)" in " ".join(result.output.split())
+BASELINE = Path(__file__).resolve().parent.parent / "fixtures" / "demo_baseline"
 
+
+def test_demo_runs_and_closes_the_year(demo_year):
+    target, months, _ = demo_year
+    year_exc = pd.concat([m.exceptions for m in months]).drop(columns="period").drop_duplicates()
+    assert (len(year_exc), int((year_exc["severity"] == "hold").sum())) == (4, 0)
     ws = load_workspace(target)
     ledger = Ledger(ws.ledger_url)
     try:
@@ -160,6 +166,31 @@ def test_demo_runs_and_closes_the_year(tmp_path):
     again = runner.invoke(app, ["demo", str(target)])
     assert again.exit_code == 2
     assert "not empty" in again.output
+
+
+@pytest.mark.parametrize("month", [f"2026-{m:02d}" for m in range(1, 13)])
+def test_demo_files_are_byte_identical_to_the_baseline(demo_year, month):
+    """Refactoring never changes a figure: the registers match the saved baseline byte for byte."""
+    target = demo_year[0]
+    for name in ("payouts.csv", "payroll.csv", "exceptions.csv"):
+        assert (target / "out" / month / name).read_bytes() == (BASELINE / month / name).read_bytes(), name
+
+
+def test_year_to_date_counts_earlier_spifs_and_kickers(demo_year):
+    """R010 in 2026-12 earned 143,284.05 over the year, a 1,500 Q2 SPIF included (not 141,784.05)."""
+    kept = cycle.committed_run(demo_year[0], "2026-12")
+    ytd = kept.result.year_to_date.set_index("rep_id").loc["R010"]
+    assert (int(ytd["earned"]), int(ytd["paid"]), int(ytd["balance"])) == (143_284_05, 143_284_05, 0)
+
+
+def test_reps_paid_is_one_figure_everywhere(demo_year):
+    """The summary, the run message, history and payroll.csv count the same reps."""
+    target, months, _ = demo_year
+    history = cycle.history(target)
+    runs = history[history["action"] == "run"].set_index("period")["reps_paid"]
+    for m in months:
+        payroll = pd.read_csv(target / "out" / m.period / "payroll.csv", dtype=str)
+        assert m.reps_paid == len(payroll) == int(runs[m.period]), m.period
 
 
 def test_default_folder_is_icm_demo(tmp_path, monkeypatch):

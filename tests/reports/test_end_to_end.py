@@ -1,20 +1,20 @@
-"""The reports of real runs: golden case 6 (cancellation, carry-forward, recovery) via `icm`."""
+"""The reports of real runs: golden case 6 (cancellation, carry-forward, recovery) via `compensation.cycle`."""
 
 import re
 import shutil
 from pathlib import Path
 
 from pypdf import PdfReader
-from typer.testing import CliRunner
 
-from icm.cli import app
+from tests import cyclekit
 
 CASE = Path(__file__).resolve().parents[1] / "golden" / "06_cancellation_carry_forward"
 
 
-def icm(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, f"{args}: {result.output}\n{result.exception!r}"
+def icm(verb, ws, _period_flag, period, *flags):
+    """A cycle step as the command would take it, through `compensation.cycle`."""
+    result = cyclekit.run(ws, period, *flags) if verb == "run" else cyclekit.close(ws, period)
+    assert result.exit_code == 0, f"{verb} {period}: {result.output}"
 
 
 def text(path: Path) -> str:
