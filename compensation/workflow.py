@@ -342,7 +342,7 @@ def submit(ledger: Ledger, period: str, run_id: int, *, by: User) -> int:
         new_id = conn.execute(submissions.insert().values(
             period=period, run_id=run_id, status="pending", submitted_by=by.email,
             submitted_at=_now())).inserted_primary_key[0]
-        _event(conn, by.email, "submit", period, run_id, f"submitted run {run_id} for approval")
+        _event(conn, by.email, "submit", period, run_id, "submitted for approval")
     return int(new_id)
 
 
@@ -364,7 +364,7 @@ def decide(ledger: Ledger, submission_id: int, *, by: User, approve: bool, reaso
         conn.execute(submissions.update().where(submissions.c.id == row.id).values(
             status=status, decided_by=by.email, decided_at=_now(), reason=reason or None))
         _event(conn, by.email, "approve" if approve else "reject", row.period, row.run_id,
-               reason or f"approved run {row.run_id}")
+               reason or "approved")
     return {**row._mapping, "status": status}
 
 

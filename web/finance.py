@@ -183,10 +183,15 @@ def audit(request, session, form):
     """Every run, close and workflow action, newest first."""
     trail = cycle.history(request.app.state.icm.ws)
     rows = []
+    numbers = {}  # ledger run id -> its number within the month ("run 2 of 2026-02")
+    if "run" in trail:
+        known = trail.dropna(subset=["run_id", "run"])
+        numbers = dict(zip(known["run_id"].astype(int), known["run"].astype(int), strict=True))
     for r in trail.iloc[::-1].head(500).to_dict("records"):
         who = r.get("user") if isinstance(r.get("user"), str) else r.get("by")
         detail = r.get("detail") if isinstance(r.get("detail"), str) else r.get("note")
+        number = numbers.get(int(r["run_id"])) if r.get("run_id") == r.get("run_id") and r.get("run_id") else None
         rows.append({"at": r.get("at"), "who": who, "action": r.get("action"), "period": r.get("period"),
-                     "run": r.get("run_id"), "detail": detail if isinstance(detail, str) else "",
+                     "run": number, "detail": detail if isinstance(detail, str) else "",
                      "paid": r.get("total_paid") if r.get("action") in ("run", "close") else None})
     return render(request, "audit.html", rows=rows)
