@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import getpass
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,7 +79,7 @@ def _describe(command: str | None) -> str:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry (containers)
         user = f"uid {os.getuid()}"
-    cmd = command or " ".join(["icm", *sys.argv[1:]])
+    cmd = command or "an unnamed task"
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return f"pid={os.getpid()}\nuser={user}\ncommand={cmd}\nsince={started}\n"
 
@@ -92,6 +91,6 @@ def _holder(path: Path) -> str:
     except OSError:
         fields = {}
     if not fields.get("pid"):
-        return "another icm command holds it"
-    return (f"'{fields.get('command', 'icm')}' (pid {fields['pid']}, user "
+        return "another process holds it"
+    return (f"'{fields.get('command', 'a task')}' (pid {fields['pid']}, user "
             f"{fields.get('user', '?')}, since {fields.get('since', '?')}) holds it")
