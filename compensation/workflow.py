@@ -393,7 +393,8 @@ def close_permission(ledger: Ledger, period: str, run_id: int, *, by: str | None
         if approved:
             return
         if not force:
-            raise UsageError(f"the current run of {period} (ledger run id {run_id}) is not approved: submit it and have an approver "
+            raise UsageError(f"the current run of {period} (ledger run id {run_id}) is not approved: submit it "
+                             "and have an approver "
                              "approve it in the web workspace (icm serve), or close anyway with "
                              "--force --by NAME --reason TEXT (recorded in the history)")
         if not (by or "").strip() or not (reason or "").strip():

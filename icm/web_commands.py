@@ -127,19 +127,29 @@ DEMO_USERS = (  # for `icm demo` only: printed passwords, meant for trying the w
 )
 
 
-def add_demo_users(workspace, rep_id: str, manager_id: str) -> list[tuple[str, str, str]]:
-    """One demo user per role (a rep and their manager from the demo data); returns (email, role, password)."""
+def add_demo_users(workspace) -> list[tuple[str, str, str]]:
+    """One demo user per role: a rep with a manager, and that manager, from the demo's `reps`.
+
+    Returns (email, role, password) for `demo_instructions`; call it after the demo closed its months.
+    """
+    from compensation.tables import read_table
+
+    ws = open_workspace(workspace)
+    reps, _, _ = read_table(ws, "reps")
+    managed = reps[reps["manager_id"].notna() & reps["manager_id"].isin(reps["rep_id"])]
+    rep_id = str(managed.iloc[0]["rep_id"])
+    manager_id = str(managed.iloc[0]["manager_id"])
     people = (*DEMO_USERS, ("manager@altamira.example", "manager", manager_id, "demo-manager-2026"),
               ("rep@altamira.example", "rep", rep_id, "demo-rep-2026-x"))
-    with open_ledger(workspace) as ledger:
+    with open_ledger(ws) as ledger:
         for email, role, rep, password in people:
             workflow.add_user(ledger, email, role, password, rep, by="icm demo")
-    return [(email, role, password) for email, role, _, password in people]
+    return [(email, f"{role} ({rep})" if rep else role, password) for email, role, rep, password in people]
 
 
 def demo_instructions(workspace: Path, users: list[tuple[str, str, str]]) -> str:
     """What `icm demo` prints about the web workspace."""
     lines = [f"Web workspace: icm serve {workspace}  then open http://127.0.0.1:8000/",
              "Demo users (passwords for this demo only):"]
-    lines += [f"  {role:<9} {email:<28} {password}" for email, role, password in users]
+    lines += [f"  {role:<16} {email:<28} {password}" for email, role, password in users]
     return "\n".join(lines)

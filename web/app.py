@@ -59,6 +59,7 @@ class State:
 
 
 def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+    """Render a template with the session's user and CSRF token."""
     state: State = request.app.state.icm
     session = getattr(request.state, "session", None)
     html = state.env.get_template(template).render(
@@ -68,6 +69,7 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
 
 
 def redirect(url: str) -> RedirectResponse:
+    """See other (303): after a POST, the browser GETs the next page."""
     return RedirectResponse(url, status_code=303)
 
 
@@ -162,6 +164,7 @@ def _login_again(request: Request, message: str, status: int) -> Response:
 
 @page(*EVERYONE)
 def logout(request: Request, session, form) -> Response:
+    """End the session at once and drop the cookie."""
     workflow.logout(request.app.state.icm.ledger, request.cookies.get(COOKIE))
     response = redirect("/login")
     response.delete_cookie(COOKIE, path="/")
@@ -182,6 +185,7 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
 
 @page(*EVERYONE)
 def home(request: Request, session, form) -> Response:
+    """Staff land on the months, reps and managers on their pay."""
     return redirect("/periods" if session.user.role in STAFF else "/me")
 
 

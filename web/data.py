@@ -33,6 +33,7 @@ class NotFound(Exception):
 
 
 def valid_period(period: str) -> str:
+    """A month written 2026-03, else 404."""
     try:
         month_index(period)
     except (ValueError, TypeError):
@@ -41,6 +42,7 @@ def valid_period(period: str) -> str:
 
 
 def last_day(period: str) -> date:
+    """The month's last day: whose manager chain counts."""
     year, month = int(period[:4]), int(period[5:7])
     return date(year, month, calendar.monthrange(year, month)[1])
 
@@ -72,6 +74,7 @@ def months(state) -> list[dict]:
 
 
 def closed_months(state) -> list[str]:
+    """Closed months, newest first."""
     return [m["period"] for m in months(state) if m["closed"]]
 
 
@@ -122,6 +125,7 @@ def team_below(reps: pd.DataFrame, manager_id: str, as_of: date) -> set[str]:
 
 
 def names(state) -> dict[str, str]:
+    """rep_id -> name from `data/reps`."""
     reps = reps_table(state)
     return dict(zip(reps["rep_id"], reps["name"], strict=True)) if len(reps) else {}
 

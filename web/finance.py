@@ -25,6 +25,7 @@ NOTES = {
 
 
 def routes() -> list[Route]:
+    """Finance and approver routes."""
     return [
         Route("/periods", periods, methods=["GET"]),
         Route("/periods/run", run_month, methods=["POST"]),
@@ -47,7 +48,8 @@ def periods(request, session, form):
         m["submission"] = subs[0] if subs and subs[0]["run_id"] == m["run"].id else None
     queue = [q for q in workflow.inquiry_list(state.ledger) if q["status"] not in ("resolved", "closed")]
     return render(request, "periods.html", months=found, next_month=data.open_month(state) or "",
-                  pending=plan_acceptance(state), open_inquiries=len(queue), note=NOTES.get(request.query_params.get("note")))
+                  pending=plan_acceptance(state), open_inquiries=len(queue),
+                  note=NOTES.get(request.query_params.get("note")))
 
 
 def plan_acceptance(state) -> list[dict]:
@@ -135,6 +137,7 @@ def register(request, session, form):
 
 @page("finance")
 def submit(request, session, form):
+    """Finance submits the month's current run, by its run id."""
     state = request.app.state.icm
     period = data.valid_period(request.path_params["period"])
     try:
@@ -171,6 +174,7 @@ def approve(request, session, form):
 
 @page("approver")
 def reject(request, session, form):
+    """Send the run back to finance with a reason."""
     state = request.app.state.icm
     period = data.valid_period(request.path_params["period"])
     workflow.decide(state.ledger, _submission_id(form), by=session.user, approve=False,

@@ -14,6 +14,7 @@ from web.app import EVERYONE, STAFF, page, redirect, render
 
 
 def routes() -> list[Route]:
+    """Inquiry routes."""
     return [
         Route("/inquiries", queue, methods=["GET"]),
         Route("/inquiries", create, methods=["POST"]),
@@ -46,6 +47,7 @@ def queue(request, session, form):
 
 @page("rep", "manager")
 def new(request, session, form):
+    """The form to raise an inquiry on a month, a line or a transaction."""
     state = request.app.state.icm
     q = request.query_params
     rep_id = q.get("rep") or session.user.rep_id
@@ -59,6 +61,7 @@ def new(request, session, form):
 
 @page("rep", "manager")
 def create(request, session, form):
+    """Raise the inquiry (only on a rep and month the user may see)."""
     state = request.app.state.icm
     rep_id, period = str(form.get("rep_id") or ""), str(form.get("period") or "")
     data.check_rep(state, session, rep_id, period)
@@ -83,6 +86,7 @@ def _visible(state, session, number: int):
 
 @page(*EVERYONE)
 def detail(request, session, form):
+    """An inquiry with its conversation and the answer form."""
     state = request.app.state.icm
     row, thread = _visible(state, session, request.path_params["number"])
     return render(request, "inquiry.html", q=row, thread=thread, name=data.names(state).get(row["rep_id"]),

@@ -32,6 +32,7 @@ _PDF_LOCK = threading.Lock()
 
 
 def routes() -> list[Route]:
+    """Rep and manager routes."""
     return [
         Route("/me", me, methods=["GET"]),
         Route("/reps/{rep_id}", rep_home, methods=["GET"]),
@@ -46,6 +47,7 @@ def routes() -> list[Route]:
 
 @page("rep", "manager")
 def me(request, session, form):
+    """A rep's or manager's own page."""
     return redirect(f"/reps/{session.user.rep_id}")
 
 
