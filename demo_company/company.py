@@ -241,6 +241,7 @@ _ADJUSTMENTS = (  # rep_id, period, amount, reason
 
 _MONEY_COLUMNS = {
     "transactions": ("amount",),
+    "payments": ("amount",),
     "quotas": ("amount",),
     "adjustments": ("amount",),
     "accounts": ("potential", "last_year"),
@@ -258,6 +259,7 @@ class DemoCompany:
     fx: pd.DataFrame
     adjustments: pd.DataFrame
     accounts: pd.DataFrame
+    payments: pd.DataFrame
 
 
 def write_demo_workspace(root: Path, *, seed: int = DEMO_SEED) -> DemoCompany:
@@ -277,7 +279,7 @@ def write_demo_workspace(root: Path, *, seed: int = DEMO_SEED) -> DemoCompany:
     )
     for name, text in demo_plan_texts().items():
         (root / "plans" / name).write_text(text, encoding="utf-8")
-    for name in ("reps", "transactions", "credits", "quotas", "fx", "adjustments", "accounts"):
+    for name in ("reps", "transactions", "credits", "quotas", "fx", "adjustments", "accounts", "payments"):
         frame = getattr(company, name)
         money = [c for c in _MONEY_COLUMNS.get(name, ()) if c in frame]
         frame = frame.assign(**{c: frame[c].map("{:.2f}".format) for c in money})
@@ -308,7 +310,38 @@ def generate(seed: int = DEMO_SEED) -> DemoCompany:
     reps = _reps_table(people)
     adjustments = pd.DataFrame(_ADJUSTMENTS, columns=["rep_id", "period", "amount", "reason"])
     txns = txns.drop(columns=["_currency_rate"])
-    return DemoCompany(reps, txns, credits, quotas, fx, adjustments, accounts)
+    payments = _payments(np.random.default_rng(seed + PAYMENTS_SEED), people, txns)
+    return DemoCompany(reps, txns, credits, quotas, fx, adjustments, accounts, payments)
+
+
+# ---------------------------------------------------------------------------- payments
+
+PAYMENTS_SEED = 17  # its own stream: adding payments changes none of the other tables
+
+
+def _payments(rng, people: pd.DataFrame, txns: pd.DataFrame) -> pd.DataFrame:
+    """Customer payments of the CSMs' expansions, paid half on cash (issue 17).
+
+    Each invoice is paid 30-90 days after the deal (a business day), except one paid
+    only 60% and one never paid. Payments dated after the demo year stay in the table:
+    their cash is still pending at the year's close.
+    """
+    csm = set(people.loc[people["role"] == "csm", "rep_id"])
+    deals = txns[(txns["type"] == "expansion") & txns["rep_id"].isin(csm)].reset_index(drop=True)
+    delay = rng.integers(30, 91, size=len(deals)).astype("timedelta64[D]")
+    dates = np.busday_offset(pd.to_datetime(deals["date"]).to_numpy().astype("datetime64[D]") + delay, 0,
+                             roll="forward", holidays=HOLIDAYS)
+    early = np.flatnonzero(pd.to_datetime(deals["date"]) < pd.Timestamp(f"{YEAR}-07-01"))
+    partial, unpaid = rng.choice(early, size=2, replace=False)
+    amount = deals["amount"].to_numpy(dtype=float).copy()
+    amount[partial] = np.round(amount[partial] * 0.6, 2)
+    keep = np.arange(len(deals)) != unpaid
+    return pd.DataFrame({
+        "txn_id": deals["txn_id"].to_numpy()[keep],
+        "date": pd.to_datetime(dates[keep]).date,
+        "amount": amount[keep],
+        "currency": deals["currency"].to_numpy()[keep],
+    }).sort_values(["date", "txn_id"], kind="stable").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------- people
