@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from compensation.periods import Calendar
 
@@ -33,6 +33,15 @@ class Settings(BaseModel):
     ledger: str = "sqlite:///icm.db"
     locale: Literal["en", "it"] = "en"
     rounding: Literal["half_up"] = "half_up"
+
+    @field_validator("ledger")
+    @classmethod
+    def _kept_ledger(cls, url: str) -> str:
+        """A workspace's ledger is the system of record: an in-memory one would forget every run."""
+        if url.strip() in ("sqlite://", "sqlite:///:memory:", "sqlite:///") or ":memory:" in url:
+            raise ValueError("an in-memory ledger forgets every run; give a file (sqlite:///icm.db) or a "
+                             "PostgreSQL URL (postgresql://user@host/db)")
+        return url
     journal_accounts: JournalAccounts = Field(default_factory=JournalAccounts)
 
 

@@ -27,6 +27,7 @@ from compensation.workspace import init_workspace
 from icm import audit_commands, demo_command, model_command, territory_commands, web_commands
 from reports.publish import Publisher
 from reports.rendering import render_statements
+from territories.checks import validate_territory_inputs
 
 app = typer.Typer(
     name="icm",
@@ -91,7 +92,7 @@ def validate(
     """Check plans, scenario files and tables (and, with --period, the month) without writing anything."""
     ws = _workspace(workspace)
     report = cycle.check(ws, period)
-    problems = list(report.problems)
+    problems = list(report.problems) + validate_territory_inputs(ws)
     month = f" for {period}" if period else ""
     console.print(f"{len(report.plans)} plans, {len(report.scenarios)} scenario files, "
                   f"{report.rows} data rows checked{month}.")

@@ -29,7 +29,7 @@ import pandas as pd
 from compensation.money import format_cents
 from compensation.periods import month_index, month_last_day
 from compensation.results import RunResult
-from reports.payroll import defuse
+from reports.register import defused_text as defuse
 
 LIABILITY_COLUMNS = ("period", "rep_id", "name", "currency", "held_start", "held", "released", "forfeited",
                      "held_end", "holdback_end", "cash_pending_end", "payable", "draw_balance", "net_liability")

@@ -2,7 +2,7 @@
 
 The amount is the sum of the rep's register lines, so payroll reconciles to the register
 to the cent. The file is opened in spreadsheets, so a text cell that a spreadsheet would
-read as a formula (leading `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`.
+read as a formula gets a leading `'` (`reports.register.defused_text`, as in every CSV).
 """
 
 from __future__ import annotations
@@ -12,19 +12,9 @@ import io
 
 import pandas as pd
 
-from reports.register import money_text
+from reports.register import defused_text, money_text
 
 PAYROLL_COLUMNS = ("rep_id", "name", "email", "period", "currency", "amount")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def defuse(text: pd.Series) -> pd.Series:
-    """Blank for missing; prefix `'` where a spreadsheet would see a formula."""
-    values = text.astype(object).where(text.notna(), "").astype(str)
-    risky = values.str.startswith(_FORMULA_START)
-    return values.where(~risky, "'" + values)
-
-
 def payroll_frame(register: pd.DataFrame, reps: pd.DataFrame, period: str) -> pd.DataFrame:
     """Per rep: the register total (cents), with name and email; only totals above 0."""
     if register.empty:
@@ -49,7 +39,7 @@ def payroll_frame(register: pd.DataFrame, reps: pd.DataFrame, period: str) -> pd
 def payroll_csv(register: pd.DataFrame, reps: pd.DataFrame, period: str) -> bytes:
     """`payroll.csv` bytes: rep_id, name, email, period, currency, amount (`2400.00`)."""
     frame = payroll_frame(register, reps, period)
-    text = pd.DataFrame({c: defuse(frame[c]) for c in PAYROLL_COLUMNS if c != "amount"})
+    text = pd.DataFrame({c: defused_text(frame[c]) for c in PAYROLL_COLUMNS if c != "amount"})
     text["amount"] = money_text(frame["amount"])
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")

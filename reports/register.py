@@ -4,6 +4,7 @@ These are the machine-readable record finance reconciles against payroll, so the
 are fixed: columns in SPEC order, money `-2000.00`, attainment with six decimals
 (`1.083333`, half up), blanks for missing figures, LF line endings, UTF-8, minimal
 quoting. The same frame always gives the same bytes. Rows keep the engine's order.
+Text that came from data is defused against spreadsheet formulas (`defused_text`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from compensation.money import product_cents
 from compensation.results import EXCEPTION_COLUMNS, REGISTER_COLUMNS
 
 MONEY_COLUMNS = ("credited", "quota", "earned_to_date", "paid_to_date", "amount")
+# What a spreadsheet reads as the start of a formula, and numbers that only look like one.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"
 
 
 def _fixed_text(units: np.ndarray, missing: np.ndarray, decimals: int, index) -> pd.Series:
@@ -58,6 +62,18 @@ def _plain_text(column: pd.Series) -> pd.Series:
     return pd.Series([str(v) for v in text], index=column.index, dtype=object)
 
 
+def defused_text(column: pd.Series) -> pd.Series:
+    """Text that came from data, safe to open in a spreadsheet.
+
+    A cell a spreadsheet would read as a formula (leading `=`, `+`, `-`, `@`, tab or
+    carriage return) gets a leading `'`, unless it is a plain number such as `-9009`,
+    which is data, not a formula.
+    """
+    text = _plain_text(column)
+    risky = text.str.startswith(_FORMULA_START) & ~text.str.fullmatch(_PLAIN_NUMBER)
+    return text.where(~risky, "'" + text)
+
+
 def _csv_bytes(columns: tuple[str, ...], frame: pd.DataFrame) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
@@ -75,7 +91,7 @@ def register_text(register: pd.DataFrame) -> pd.DataFrame:
         elif column == "attainment":
             out[column] = attainment_text(register[column])
         else:
-            out[column] = _plain_text(register[column])
+            out[column] = defused_text(register[column])
     return out
 
 
@@ -94,5 +110,5 @@ def exceptions_csv(exceptions: pd.DataFrame) -> bytes:
             rows = pd.to_numeric(values, errors="coerce").astype("Int64")
             out[column] = _plain_text(rows)
         else:
-            out[column] = _plain_text(values)
+            out[column] = defused_text(values)
     return _csv_bytes(EXCEPTION_COLUMNS, out)
