@@ -35,10 +35,10 @@ from compensation.schema import (
     absent,
 )
 
-# Amounts with at most two decimals and below this many units are exact through float:
-# the float's error (< 1e-5 cent) is far from the half cent that rounding would cross.
+# Below 10^11 units a float is within 0.002 cent of its decimal text: when it lies within
+# 0.01 cent of a whole cent, that cent is what exact half-up rounding of the text gives.
 _FLOAT_EXACT_BELOW = 1e11
-_CENTS_PATTERN = r"[+-]?(\d+(\.\d{0,2})?|\.\d{1,2})"
+_NEAR_WHOLE_CENT = 0.01
 
 
 @dataclass
@@ -144,7 +144,7 @@ def _number(col: Column, text: pa.ChunkedArray, blank: np.ndarray, cells) -> Che
     result = Checked(values)
     result.flag(~ok, lambda v: messages.number(col.name, v), cells)
     if col.kind == "money":
-        cents, too_large = _cents(text, values, ok & ~blank, cells)
+        cents, too_large = _cents(values, ok & ~blank, cells)
         result.flag(too_large, lambda v: messages.money_too_large(col.name, v), cells)
         ok = ok & ~too_large
         if col.required:
@@ -158,17 +158,18 @@ def _number(col: Column, text: pa.ChunkedArray, blank: np.ndarray, cells) -> Che
     return result
 
 
-def _cents(text: pa.ChunkedArray, values: np.ndarray, numeric: np.ndarray, cells,
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _cents(values: np.ndarray, numeric: np.ndarray, cells) -> tuple[np.ndarray, np.ndarray]:
     """Exact cents of each numeric cell (half up), and the cells at or above `MONEY_LIMIT`.
 
-    Cells with at most two decimals below 10^11 units go through float (exact there);
-    the rest (large, more decimals, exponents) are parsed as Decimal from their text.
+    Whole cents below 10^11 units come from the float (exact there); the rest (large
+    amounts, fractions of a cent) are parsed as Decimal from their text.
     """
     with np.errstate(invalid="ignore"):
-        fast = numeric & matches(text, _CENTS_PATTERN) & (np.abs(values) < _FLOAT_EXACT_BELOW)
+        scaled = values * 100
+        whole = np.rint(scaled)
+        fast = numeric & (np.abs(values) < _FLOAT_EXACT_BELOW) & (np.abs(scaled - whole) < _NEAR_WHOLE_CENT)
     cents = np.zeros(len(values), dtype=np.int64)
-    cents[fast] = np.rint(values[fast] * 100).astype(np.int64)
+    cents[fast] = whole[fast].astype(np.int64)
     too_large = np.zeros(len(values), dtype=bool)
     slow = np.flatnonzero(numeric & ~fast)
     if slow.size:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
 import openpyxl
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compensation.coerce import check_column
 
 from compensation.errors import IcmError, Problem
 from compensation.settings import Settings, Workspace
+from compensation.schema import Column
 from compensation.tables import load_inputs, read_table
 
 REPS = "rep_id,name,plan,start_date\nA1,Ann,ae,2026-01-01\nB2,Bob,ae,2026-01-01\n"
@@ -48,6 +54,18 @@ def test_amounts_parse_to_exact_cents_without_float(tmp_path):
     assert frame["amount_cents"].tolist() == [
         99999999999976701, 12345678901234, 101, -1, 100000, 10, 99999999999999999]
     assert frame["amount"].dtype == np.float64  # units, as before, for the engine
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    *(st.decimals(min_value=-10**15 + 1, max_value=10**15 - 1, places=p) for p in (0, 2, 3, 6)),
+    *(st.decimals(min_value=-1000, max_value=1000, places=p) for p in (2, 3))), min_size=1, max_size=30))
+def test_cents_are_the_decimal_text_rounded_half_up(amounts):
+    texts = [format(a, "f") for a in amounts]
+    checked = check_column(Column("amount", "money", required=True), pa.chunked_array([pa.array(texts)]), len(texts))
+    assert checked.bad == []
+    expected = [int((a * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)) for a in amounts]
+    assert checked.extra["amount_cents"].tolist() == expected
 
 
 def test_deals_add_up_to_the_cent_at_a_trillion(tmp_path):
