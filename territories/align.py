@@ -155,7 +155,8 @@ def _solve_blocks(inst: Instance, blocks: list[np.ndarray], clock: _Clock, *,
     opts = inst.scenario.solver
     starts = []
     for b in blocks:
-        plan, ok = start_plan(inst, b, seconds=max(opts.time_limit / (3 * len(blocks)), 1.0))
+        plan, ok = start_plan(inst, b, max(opts.time_limit / (3 * len(blocks)), 1.0),
+                              with_max_moved)
         starts.append((plan, ok))
     merged = np.full(inst.n, -1, dtype=np.int64)
     for (plan, _), b in zip(starts, blocks, strict=True):

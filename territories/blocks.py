@@ -54,10 +54,35 @@ class Event:
     gap: float = math.nan
 
 
-def start_plan(inst: Instance, block: np.ndarray, seconds: float) -> tuple[np.ndarray, bool]:
-    """The repaired greedy start of a block and whether it keeps every limit."""
-    plan = repair(inst, start_choice(inst, block), block, seconds=seconds)
-    return plan, violation(inst, plan, block) <= 1e-9
+def start_plan(inst: Instance, block: np.ndarray, seconds: float,
+               with_max_moved: bool = True) -> tuple[np.ndarray, bool]:
+    """A feasible plan for the block, fast, and whether it keeps every limit.
+
+    The greedy start repaired by single moves first; when that stalls (a rep below its
+    minimum may need a chain of moves), the LP relaxation rounded and repaired: rounding
+    leaves at most about two fractional accounts per rep, so few moves remain.
+    """
+    t0 = time.perf_counter()
+    greedy = start_choice(inst, block)
+    plan = repair(inst, greedy, block, seconds=min(seconds, 3.0))
+    if violation(inst, plan, block) <= 1e-9:
+        return plan, True
+    model = build_model(inst, block, relax=True, with_max_moved=with_max_moved)
+    lp = lp_solve(model, max(seconds - (time.perf_counter() - t0), 1.0), inst.scenario.solver.threads)
+    if lp.values is None:
+        return plan, False
+    lp_plan = rounded(inst, model.pair_acc, model.pair_rep, lp.values[: model.n_pairs], greedy)
+    lp_plan = repair(inst, lp_plan, block, seconds=max(seconds - (time.perf_counter() - t0), 1.0))
+    if violation(inst, lp_plan, block) <= 1e-9:
+        return lp_plan, True
+    # rounding left reps just outside a limit: the MILP's own heuristics, first plan only
+    model = build_model(inst, block, with_max_moved=with_max_moved)
+    left = max(seconds - (time.perf_counter() - t0), 2.0)
+    first = run_model(model, inst.scenario.solver.name, left, 1.0, inst.scenario.solver.threads,
+                      start=None)
+    if first.values is None:
+        return plan, False
+    return rounded(inst, model.pair_acc, model.pair_rep, first.values[: model.n_pairs], greedy), True
 
 
 def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_moved: bool):
@@ -66,7 +91,7 @@ def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_m
     in_block = np.isin(inst.cand_acc, block)
     pa, pr = inst.cand_acc[in_block], inst.cand_rep[in_block]
     known = set(zip(pa.tolist(), pr.tolist(), strict=True)) if inst.restricted else None
-    bound, kind = -math.inf, "restricted model LP"
+    bound, kind, stalled = -math.inf, "restricted model LP", 0
     for _ in range(20):
         left = deadline - time.perf_counter()
         if left <= 0.2:
@@ -77,12 +102,14 @@ def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_m
             break
         if not inst.restricted:
             return lp.objective, "full model LP", (pa, pr)
-        kind, bound = "restricted model LP", lp.objective
-        add, lagrangian = _price(inst, model, lp.row_dual, block, known, deadline)
+        # degenerate duals price in columns that do not lower the LP: stop after two such rounds
+        stalled = stalled + 1 if lp.objective >= bound - 1e-9 * max(1.0, abs(bound)) else 0
+        bound = lp.objective
+        if stalled >= 2:
+            break
+        add, _ = _price(inst, model, lp.row_dual, block, known, deadline)
         if add is None:  # pricing ran out of time
             break
-        if lagrangian is not None:
-            bound, kind = max(lp.objective + lagrangian, -math.inf), "full model Lagrangian"
         if not len(add[0]):
             return lp.objective, "full model LP", (pa, pr)
         known.update(zip(add[0].tolist(), add[1].tolist(), strict=True))

@@ -52,6 +52,9 @@ class Instance:
     cost: np.ndarray  # objective coefficient of each pair, in objective units
     limits: tuple  # (label, metric, side, rep index array, bound array)
     homes: np.ndarray | None  # reps x (lat, lon), None without geography
+    acc_code: np.ndarray  # region codes (-1 blank), comparable between accounts and reps
+    rep_code: np.ndarray
+    locked: np.ndarray
     full_pairs: int  # how many pairs the full model allows
     restricted: bool  # cand_* is a candidate list, not every allowed pair
 
@@ -101,14 +104,11 @@ def allowed(inst_like, acc: np.ndarray, rep: np.ndarray) -> np.ndarray:
     cap, cur = inst_like.cap, inst_like.cur
     keep = cap[rep] > 0
     if sc.same_region:
-        acc_region = accounts["region"].to_numpy(dtype=object)
-        rep_region = reps["region"].to_numpy(dtype=object)
-        keep &= acc_region[acc] == rep_region[rep]
+        keep &= inst_like.acc_code[acc] == inst_like.rep_code[rep]
     if sc.max_km is not None and inst_like.homes is not None:
         keep &= pair_km(inst_like, acc, rep) <= sc.max_km
-    locked = accounts["locked"].to_numpy(dtype=bool)
     stays = (cur[acc] == rep) & (cap[rep] > 0)
-    return np.where(locked[acc], stays, keep)
+    return np.where(inst_like.locked[acc], stays, keep)
 
 
 def pair_cost(inst_like, acc: np.ndarray, rep: np.ndarray) -> np.ndarray:
@@ -147,6 +147,16 @@ class _Shape:
     owned: np.ndarray
     cap: np.ndarray
     homes: np.ndarray | None
+    acc_code: np.ndarray
+    rep_code: np.ndarray
+    locked: np.ndarray
+
+
+def _region_codes(accounts: pd.DataFrame, reps: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Integer region codes shared by accounts and reps (a blank region is a region too)."""
+    both = pd.concat([accounts["region"], reps["region"]], ignore_index=True)
+    codes, _ = pd.factorize(both)
+    return codes[: len(accounts)], codes[len(accounts):]
 
 
 def _homes(reps: pd.DataFrame, accounts: pd.DataFrame, scenario) -> np.ndarray | None:
@@ -197,7 +207,10 @@ def build_instance(reps: pd.DataFrame, accounts: pd.DataFrame,
     fair_pot = pot.sum() * cap / cap.sum()
     fair_wl = wl.sum() * cap / cap.sum()
     homes = _homes(reps, accounts, scenario)
-    shape = _Shape(scenario, accounts, reps, pot, wl, cur, owned, cap, homes)
+    acc_code, rep_code = _region_codes(accounts, reps)
+    locked = accounts["locked"].to_numpy(dtype=bool)
+    shape = _Shape(scenario, accounts, reps, pot, wl, cur, owned, cap, homes, acc_code, rep_code,
+                   locked)
 
     n, m = len(accounts), len(reps)
     full = _count_allowed(shape, n, m)
@@ -225,7 +238,8 @@ def build_instance(reps: pd.DataFrame, accounts: pd.DataFrame,
         if per_unit is not None:
             limits.append((f"capacity_{metric}", metric, "hi", all_reps, cap * per_unit))
     return Instance(accounts, reps, scenario, pot, wl, cur, owned, cap, fair_pot, fair_wl,
-                    cand_acc, cand_rep, cost, tuple(limits), homes, full, restricted)
+                    cand_acc, cand_rep, cost, tuple(limits), homes, acc_code, rep_code, locked,
+                    full, restricted)
 
 
 def _count_allowed(shape: _Shape, n: int, m: int, chunk: int = 2048) -> int:

@@ -174,6 +174,56 @@ def optimise_shares(potential: np.ndarray, history: np.ndarray, scenario: QuotaS
     return np.clip(shares, 0, None) / np.clip(shares, 0, None).sum()
 
 
+def redistribute_ramp(shares: np.ndarray, effective: np.ndarray, hist_share: np.ndarray,
+                      max_change: float | None, rep_ids: list[str], total_cents: int,
+                      year: int) -> np.ndarray:
+    """Shares after ramp: what new hires do not carry goes pro rata to full-year reps.
+
+    `max_change` wins (issue 21): a rep with last year's bookings never goes above them
+    x (1 + max_change); the reduction is poured pro rata into the reps with headroom, and
+    when their headroom is not enough the allocation stops, naming reps and shortfall.
+    """
+    full = np.isclose(effective, 1.0)
+    reduced = shares * effective
+    if reduced.sum() <= 0:
+        raise IcmError(f"no rep works any month of {year}: check reps start and end dates")
+    if full.all():
+        return reduced
+    if shares[full].sum() <= 0:
+        return reduced / reduced.sum()
+    freed = float((shares[~full] * (1 - effective[~full])).sum())
+    cap = np.full(len(shares), np.inf)
+    if max_change is not None:
+        cap = np.where(hist_share > 0, hist_share * (1 + max_change), np.inf)
+    room = np.where(full, np.clip(cap - shares, 0, None), 0.0)
+    weight = np.where(full, shares, 0.0)
+    out = reduced.copy()
+    left = freed
+    for _ in range(len(shares)):  # water-filling: each pass caps at least one rep or ends
+        open_ = (room > 1e-15) & (weight > 0)
+        if left <= 1e-15 or not open_.any():
+            break
+        give = np.where(open_, left * weight / weight[open_].sum(), 0.0)
+        give = np.minimum(give, room)
+        out += give
+        room -= give
+        left -= float(give.sum())
+    if left > 1e-12:
+        short = left * total_cents / 100
+        new = [r for r, f in zip(rep_ids, full, strict=True) if not f]
+        capped = [r for r, f, c in zip(rep_ids, full, np.isfinite(cap), strict=True) if f and c]
+        raise IcmError(f"max_change {max_change:.0%} leaves no room for the ramp reduction of "
+                       f"{_names(new)}: {short:,.2f} of quota cannot go to anyone, because "
+                       f"{_names(capped)} would exceed last year's bookings x {1 + max_change:g}; "
+                       "raise max_change, lower the target or shorten the ramp")
+    return out
+
+
+def _names(items: list[str], limit: int = 8) -> str:
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
 def total_quota_cents(scenario: QuotaScenario) -> int:
     """Target x (1 + over_assignment), in cents, half up."""
     return round_decimal_cents(scenario.target * (1 + to_decimal(scenario.over_assignment)))
@@ -197,17 +247,10 @@ def allocate(reps: pd.DataFrame, accounts: pd.DataFrame, owners: pd.Series,
     weights = month_weights(scenario)
     factors = month_factors(reps, calendar, scenario.year, scenario.ramp)
     effective = factors @ weights  # share of a full year each rep works, season-weighted
-    full = np.isclose(effective, 1.0)
-    reduced = shares * effective
-    if (~full).any() and (shares[full].sum() > 0):
-        freed = (shares[~full] * (1 - effective[~full])).sum()
-        reduced = np.where(full, shares + freed * shares / shares[full].sum(), reduced)
-    elif reduced.sum() > 0:
-        reduced = reduced / reduced.sum()
-    else:
-        raise IcmError(f"no rep works any month of {scenario.year}: check reps start and end dates")
-
     total_cents = total_quota_cents(scenario)
+    reduced = redistribute_ramp(shares, effective, history / (total_cents / 100),
+                                scenario.max_change, list(rep_ids), total_cents, scenario.year)
+
     rep_cents = largest_remainder(reduced / reduced.sum() * total_cents,
                                   np.zeros(len(rep_ids), dtype=np.int64), {0: total_cents})
 
@@ -240,7 +283,8 @@ def allocate(reps: pd.DataFrame, accounts: pd.DataFrame, owners: pd.Series,
     company = total_cents / 100 / potential.sum() if potential.sum() > 0 else np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(potential > 0, rep_cents / 100 / potential, np.nan)
-        vs = ratio / company
+        # a new hire is compared for the part of the year it carries, not flagged for its ramp
+        vs = np.where(effective > 0, ratio / effective, np.nan) / company
     flag = np.where(np.isnan(vs), np.where(rep_cents > 0, "quota without potential", ""),
                     np.where(vs < FLAG_LOW, "below 0.9x company ratio",
                              np.where(vs > FLAG_HIGH, "above 1.15x company ratio", "")))

@@ -125,7 +125,7 @@ def _disjoint(order, key, s, r, a) -> np.ndarray:
     used_rep: set = set()
     used_acc: set = set()
     picked = []
-    for k in order[: 4 * (len(set(key[order[:2000]].tolist())) + 1)]:
+    for k in order:
         if s[k] in used_rep or r[k] in used_rep or a[k] in used_acc:
             continue
         picked.append(k)

@@ -151,3 +151,45 @@ def test_quotas_always_sum_exactly_and_follow_potential(pots, target, over, seas
     ideal = np.array(pots) / sum(pots) * result.total_cents
     assert (np.abs(per_rep.to_numpy() - ideal) < 1).all()
     assert (result.quotas["amount_cents"] >= 0).all()
+
+
+def ramp_book():
+    # A and B full year; C starts 2027-01-01 with a 50% ramp for 6 months (effective 0.75)
+    accounts = make_accounts([100, 100, 200], ["A", "B", "C"], last_year=[100, 200, 0])
+    reps = make_reps(["A", "B", "C"], start=["2020-01-01", "2020-01-01", "2027-01-01"])
+    return reps, accounts
+
+
+def test_ramp_reduction_goes_only_to_reps_with_headroom():
+    accounts = make_accounts([100, 100, 200], ["A", "B", "C"], last_year=[240, 400, 0])
+    reps = make_reps(["A", "B", "C"], start=["2020-01-01", "2020-01-01", "2027-01-01"])
+    sc = quota(method="potential", target=1000, max_change="30%", ramp=["50%"] * 6)
+    result = allocate(reps, accounts, accounts["rep_id"], sc)
+    # shares 250 / 250 / 500; C carries 500 x 0.75 = 375, freeing 125. Pro rata: 62.5 each,
+    # but A's cap is 240 x 1.3 = 312: A takes 62 (to 312), B takes the other 63 (to 313).
+    assert totals(result) == {"A": 31200, "B": 31300, "C": 37500}
+    without = allocate(reps, accounts, accounts["rep_id"], quota(
+        method="potential", target=1000, ramp=["50%"] * 6))
+    assert totals(without) == {"A": 31250, "B": 31250, "C": 37500}
+
+
+def test_ramp_with_no_headroom_names_reps_and_shortfall():
+    accounts = make_accounts([100, 100, 200], ["A", "B", "C"], last_year=[200, 200, 0])
+    reps = make_reps(["A", "B", "C"], start=["2020-01-01", "2020-01-01", "2027-01-01"])
+    sc = quota(method="potential", target=1000, max_change="30%", ramp=["50%"] * 6)
+    # caps 260 each: room 10 + 10 = 20 for 125 freed
+    with pytest.raises(IcmError, match=r"max_change 30% leaves no room for the ramp reduction "
+                                       r"of C: 105.00 of quota cannot go to anyone, because A, "
+                                       r"B would exceed last year's bookings x 1.3"):
+        allocate(reps, accounts, accounts["rep_id"], sc)
+
+
+def test_new_hire_not_flagged_for_its_ramp():
+    accounts = make_accounts([100, 100, 100], ["A", "B", "C"])
+    reps = make_reps(["A", "B", "C"], start=["2020-01-01", "2020-01-01", "2027-01-01"])
+    result = allocate(reps, accounts, accounts["rep_id"],
+                      quota(target=900, ramp=["0%"] * 6))
+    summary = result.reps.set_index("rep_id")
+    # C works half the year: 150 on 100 potential is its full rate for half a year
+    assert summary.loc["C", "quota_cents"] == 15000
+    assert summary.loc["C", "flag"] == ""
