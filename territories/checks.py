@@ -74,7 +74,7 @@ def validate_territory_inputs(ws) -> list[Problem]:
         except IcmError as exc:
             errors += exc.messages
             continue
-        if is_scenario(doc.data):
+        if is_scenario(doc.data) and ("alignment" in doc.data or "quotas" in doc.data):
             try:
                 load_scenario(path, ws.root)
             except IcmError as exc:
