@@ -44,7 +44,7 @@ def browser():
 @pytest.mark.slow
 def test_month_closes_in_the_browser(browser, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     shots = Path(os.environ.get("ICM_SCREENSHOTS") or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
@@ -53,6 +53,9 @@ def test_month_closes_in_the_browser(browser, tmp_path):
     try:
         def go(path):
             b.get(server.url + path)
+
+        def wait_for(text):
+            WebDriverWait(b, 180).until(lambda d: text in d.page_source)
 
         def shot(name):
             b.save_screenshot(str(shots / f"{name}.png"))
@@ -65,32 +68,37 @@ def test_month_closes_in_the_browser(browser, tmp_path):
             b.find_element(By.NAME, "email").send_keys(USERS[role][0])
             b.find_element(By.NAME, "password").send_keys(PASSWORD)
             b.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            wait_for("Sign out")
 
         # the rep: her months, a statement, the trace, her plan, what-if, an inquiry
         sign_in("rep")
         assert "Ada Rossi" in b.find_element(By.TAG_NAME, "h1").text
         shot("rep-home")
         b.find_element(By.LINK_TEXT, "January 2026").click()
+        wait_for("January 2026 statement")
         assert "January 2026 statement" in b.find_element(By.TAG_NAME, "h1").text
         shot("statement")
         b.find_element(By.LINK_TEXT, "How it was calculated").click()
+        wait_for("The full trace")
         shot("explain")
         go("/reps/A01/plan")
         shot("plan")
         b.find_element(By.ID, "accept").click()
-        assert "Accepted" in b.page_source
+        wait_for("Accepted")
         go("/reps/A01/whatif")
         b.find_element(By.NAME, "amount").send_keys("40000")
         b.find_element(By.NAME, "date").send_keys("02/20/2026")
         b.find_element(By.ID, "price").click()
-        assert "Paid with it" in b.page_source
+        wait_for("Paid with it")
         shot("whatif")
         go("/reps/A01/periods/2026-01")
         b.find_element(By.ID, "ask").click()
+        wait_for("What looks wrong?")
         Select(b.find_element(By.NAME, "category")).select_by_value("missing credit")
         b.find_element(By.NAME, "amount").send_keys("925.10")
         b.find_element(By.NAME, "text").send_keys("T002 was a solo deal: please credit it at 100%.")
         b.find_element(By.ID, "send").click()
+        wait_for('id="status"')
         assert "Submitted" in b.find_element(By.ID, "status").text
         number = b.current_url.rsplit("/", 1)[1]
 
@@ -104,13 +112,13 @@ def test_month_closes_in_the_browser(browser, tmp_path):
         Select(b.find_element(By.NAME, "resolution")).select_by_value("accepted")
         b.find_element(By.NAME, "adjustment").send_keys("925.10")
         b.find_element(By.ID, "reply").click()
-        assert "Resolved" in b.find_element(By.ID, "status").text
+        wait_for("Resolved · accepted")
         shot("inquiry")
         go("/periods/2026-02")
         b.find_element(By.XPATH, "//button[text()='Run again']").click()
-        assert "calculated and stored" in b.page_source
+        wait_for("calculated and stored")
         b.find_element(By.ID, "submit").click()
-        assert "Submitted for approval" in b.page_source
+        wait_for("Submitted for approval")
         shot("month-review")
         go("/periods")
         shot("months")
@@ -119,13 +127,13 @@ def test_month_closes_in_the_browser(browser, tmp_path):
         sign_in("approver")
         go("/periods/2026-02")
         b.find_element(By.ID, "approve").click()
-        assert "The month is closed" in b.page_source
+        wait_for("The month is closed")
         go("/audit")
         shot("audit")
         with cycle.open_ledger(server.workspace) as led:
             assert led.latest_run("2026-02").status == "closed"
         sign_in("rep")
         go("/reps/A01/periods/2026-02")
-        assert "Confirmed with sales ops" in b.page_source
+        wait_for("Confirmed with sales ops")
     finally:
         stop_server(server)
