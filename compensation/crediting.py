@@ -100,6 +100,7 @@ def credit_lines(
             own_rows if column in OWN_COLUMNS else source_rows]
     columns["is_cancel"] = is_cancel[line_txn]
     columns["orig_date"] = orig_date[line_txn]
+    columns["orig_amount"] = txns["amount"].to_numpy()[source_rows]  # a reversal is judged on its original's
     columns["credit_key"] = credit_key[line_txn]
     columns.update(rep_id=rep_id, share=share, role=role, via_rep_id=via, assignment=assignment,
                    plan_id=plan_id)

@@ -1,8 +1,10 @@
 """Rules 4 to 6 applied: what each component has earned to date in each attainment period.
 
 `earn_components` resolves each component period's credited value, quota and
-attainment, then hands it to its rule family: `tiers.commission` or `curves.curve`, then
-the cap and `incentives.gate_open`. Results are rounded once, half up, to the cent (rule 10).
+attainment, then hands it to its rule family: `tiers.commission`,
+`rate_tables.transaction_sums` (tables applied per transaction) or `curves.curve`, then
+the accelerator condition, the cap and `incentives.gate_open`. Results are rounded once,
+half up, to the cent (rule 10).
 """
 
 from __future__ import annotations
@@ -12,18 +14,28 @@ import pandas as pd
 
 from compensation.curves import curve, curve_targets
 from compensation.errors import Problem
-from compensation.incentives import gate_open
-from compensation.measure import period_totals, quotas_for
-from compensation.plan import Component
+from compensation.incentives import accelerator_met, gate_open
+from compensation.measure import period_names, period_totals, quotas_for
+from compensation.plan import Commission, Component
+from compensation.proration import QuotaSplit, splits_quota
+from compensation.rate_tables import transaction_sums
 from compensation.tiers import commission
 
 
-def component_earned(rows: pd.DataFrame, comp: Component, targets) -> np.ndarray:
-    """Earned-to-date cents of one component's rows, before gates; caps per attainment period."""
+def component_earned(rows: pd.DataFrame, comp: Component, targets, credits: pd.DataFrame | None = None,
+                     rule: Commission | None = None) -> np.ndarray:
+    """Earned-to-date cents of one component's rows, before gates; caps per attainment period.
+
+    `rule` replaces the component's commission (an accelerator's fallback table); `credits`
+    are the component's credit rows, for a table applied per transaction.
+    """
     credited = rows["credited"].to_numpy(dtype=np.int64)
     quota = rows["quota"].to_numpy(dtype=float)
-    if comp.commission is not None:
-        earned = commission(credited, quota, comp.commission)
+    rule = rule or comp.commission
+    if rule is not None and rule.per == "transaction":
+        earned = transaction_sums(rows, credits, rule)
+    elif rule is not None:
+        earned = commission(credited, quota, rule)
     else:
         approx_target, exact_target = targets
         earned = curve(credited, quota, approx_target, comp.payout_curve, exact_target)
@@ -42,11 +54,13 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
     rows["credited"] = rows["credited"].fillna(0).astype("int64")
     quota_key = np.empty(len(rows), dtype=object)
     needs = np.zeros(len(rows), dtype=bool)
-    for (plan_id, line), at in rows.groupby(["plan_id", "line"], sort=False).indices.items():
+    groups = rows.groupby(["plan_id", "line"], sort=False).indices
+    for (plan_id, line), at in groups.items():
         quota_key[at] = plans[plan_id].component(line).quota_key
         needs[at] = plans[plan_id].needs_quota(line)
     rows["quota_key"] = quota_key
     rows["quota"] = quotas_for(rows, quotas, window.calendar)
+    split_quotas(rows, groups, quotas, assignments, plans, window.calendar)
     rows["attainment"] = np.divide(rows["credited"].to_numpy(float), rows["quota"].to_numpy(float))
     for row in rows[needs & rows["quota"].isna().to_numpy()].itertuples():
         problems.append(Problem.hold(
@@ -60,9 +74,21 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
     for (plan_id, line), group in rows.groupby(["plan_id", "line"], sort=False):
         comp = plans[plan_id].component(line)
         targets = curve_targets(group, candidates, assignments, plans, window.calendar) if comp.payout_curve else None
-        earned = component_earned(group, comp, targets)
+        credits = None
+        if comp.commission is not None and comp.commission.per == "transaction":
+            credits, found = line_credits(comp_credits, comp, window.calendar)
+            problems += found
+        earned = component_earned(group, comp, targets, credits)
         if targets is not None:
             rows.loc[group.index, "target"] = targets[0]
+        if comp.accelerator_component is not None:
+            gating = plans[plan_id].component(comp.accelerator_component)
+            met = accelerator_met(group, comp, rows, gating, window.calendar, window.run_month)
+            if "accelerator_met" not in rows:
+                rows["accelerator_met"] = pd.array([pd.NA] * len(rows), dtype="boolean")
+            rows.loc[group.index, "accelerator_met"] = met
+            fallback = component_earned(group, comp, targets, credits, comp.commission.decelerated())
+            earned = np.where(met, earned, fallback)
         if comp.gate is not None:
             gating = plans[plan_id].component(comp.gate.component)
             is_open = gate_open(group, comp, rows, gating, window.calendar, window.run_month)
@@ -70,3 +96,38 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
             earned = np.where(is_open, earned, 0)
         rows.loc[group.index, "earned_to_date"] = earned
     return rows.drop(columns=["quota_key"]), problems
+
+
+def split_quotas(rows, groups, quotas, assignments, plans, calendar) -> None:
+    """Quotas of components with seasonal weights or proration (issue 16), in place.
+
+    `quota_share` keeps, for explain, the share of the period's quota the rep's presence kept.
+    """
+    for (plan_id, line), at in groups.items():
+        comp = plans[plan_id].component(line)
+        if not splits_quota(comp):
+            continue
+        split = QuotaSplit.of(comp, assignments, plans, calendar)
+        part = rows.iloc[at]
+        rows.loc[part.index, "quota"] = quotas_for(part, quotas, calendar, share=split.share)
+        if comp.quota_proration != "none":
+            if "quota_share" not in rows:
+                rows["quota_share"] = pd.Series([None] * len(rows), dtype=object)
+            rows.loc[part.index, "quota_share"] = pd.Series(
+                [str(split.presence(rep, *calendar.bounds(period)))
+                 for rep, period in zip(part["rep_id"], part["attainment_period"], strict=True)],
+                index=part.index, dtype=object)
+
+
+def line_credits(comp_credits: pd.DataFrame, comp: Component, calendar) -> tuple[pd.DataFrame, list[Problem]]:
+    """The component's credit rows with their attainment period; a band_by cell that is not a number holds."""
+    credits = comp_credits[comp_credits["line"].to_numpy() == comp.id]
+    credits = credits.assign(attainment_period=period_names(calendar, comp.attainment_period,
+                                                            credits["month"].to_numpy()))
+    problems = []
+    if comp.commission.band_by is not None:
+        for row in credits[credits["band"].isna()].drop_duplicates(["txn_id", "rep_id"]).itertuples():
+            problems.append(Problem.hold(
+                "transactions", f"'{comp.commission.band_by}' is not a number, and it chooses the band of "
+                f"component '{comp.id}'; fill in the column", txn_id=row.txn_id, rep_id=row.rep_id))
+    return credits, problems

@@ -8,15 +8,17 @@ bar; a bonus pays a fixed amount once a component's attainment reaches its bar i
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from compensation.errors import Problem
 from compensation.measure import period_names, period_totals, quotas_for, where_at
-from compensation.money import product_cents
+from compensation.money import product_cents, to_decimal
 from compensation.periods import Calendar
 from compensation.plan import Component, Plan
+from compensation.proration import QuotaSplit, splits_quota
 
 
 def gate_open(rows: pd.DataFrame, comp: Component, attainments: pd.DataFrame, gating: Component,
@@ -35,19 +37,49 @@ def gate_open(rows: pd.DataFrame, comp: Component, attainments: pd.DataFrame, ga
     return np.nan_to_num(att, nan=-np.inf) >= float(comp.gate.min_attainment)
 
 
+def accelerator_met(rows: pd.DataFrame, comp: Component, attainments: pd.DataFrame, gating: Component,
+                    calendar: Calendar, run_month: int) -> np.ndarray:
+    """Issue 16: whether each row's accelerator condition holds (its tiers above the threshold pay).
+
+    Judged as of the end of the row's attainment period, or the run month if earlier: the
+    gating component's attainment in its period containing that month, or year to date
+    (credit and quota summed over its attainment periods of the fiscal year begun by then).
+    """
+    acc = comp.commission.accelerator
+    credited = attainments.set_index(["rep_id", "line", "attainment_period"])["credited"]
+    quota = attainments.set_index(["rep_id", "line", "attainment_period"])["quota"]
+    out = np.zeros(len(rows), dtype=bool)
+    for i, (rep_id, period) in enumerate(zip(rows["rep_id"], rows["attainment_period"], strict=True)):
+        end = min(calendar.bounds(period)[1], run_month)
+        if acc.over == "period":
+            names = [calendar.period_of(gating.attainment_period, end)]
+        else:
+            names = calendar.periods_begun(gating.attainment_period, end)
+        keys = [(rep_id, gating.id, name) for name in names]
+        c = sum(int(credited.get(k, 0)) for k in keys)
+        q = [quota.get(k, 0.0) for k in keys]
+        total = sum(to_decimal(float(x)) for x in q) if all(x == x for x in q) else None
+        out[i] = bool(total) and Decimal(c) >= acc.min_attainment * total
+    return out
+
+
 def bonus_attainment(comp_credits: pd.DataFrame, quotas: pd.DataFrame, requests: pd.DataFrame,
-                     component: Component, per: str, calendar: Calendar) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Credited, quota and attainment of a component over each bonus `per` period in `requests`."""
+                     component: Component, per: str, calendar: Calendar, share=None,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Credited, quota and attainment of a component over each bonus `per` period in `requests`.
+
+    `share` splits the component's quotas as its seasonal weights and proration say.
+    """
     totals = period_totals(comp_credits[comp_credits["line"] == component.id], {component.id: per}, calendar)
     keyed = totals.set_index(["rep_id", "attainment_period"])["credited"]
     keys = pd.MultiIndex.from_arrays([requests["rep_id"].to_numpy(), requests["attainment_period"].to_numpy()])
     credited = (keyed.reindex(keys).fillna(0).to_numpy(dtype=np.int64) if len(keyed)
                 else np.zeros(len(requests), np.int64))
-    quota = quotas_for(requests.assign(quota_key=component.quota_key), quotas, calendar)
+    quota = quotas_for(requests.assign(quota_key=component.quota_key), quotas, calendar, share=share)
     return credited, quota, np.divide(credited.astype(float), quota)
 
 
-def earn_bonuses(governing, comp_credits, quotas, plans, window):
+def earn_bonuses(governing, comp_credits, quotas, plans, window, assignments=None):
     """Rule 7: a bonus's amount is earned in each `per` period once the attainment reaches the bar."""
     problems: list[Problem] = []
     rows = governing[governing["kind"] == "bonus"].reset_index(drop=True)
@@ -58,8 +90,10 @@ def earn_bonuses(governing, comp_credits, quotas, plans, window):
         plan = plans[plan_id]
         bonus = next(b for b in plan.bonuses if b.id == line)
         component = plan.component(bonus.component)
+        share = (QuotaSplit.of(component, assignments, plans, window.calendar).share
+                 if assignments is not None and splits_quota(component) else None)
         credited, quota, attainment = bonus_attainment(comp_credits, quotas, group, component, bonus.per,
-                                                       window.calendar)
+                                                       window.calendar, share)
         for rep_id, name in group.loc[np.isnan(quota), ["rep_id", "attainment_period"]].itertuples(index=False):
             problems.append(Problem.hold(
                 "quotas", f"no quota for component '{component.quota_key}' in {name} (bonus {bonus.id}); "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -31,6 +32,8 @@ def native(series: pd.Series, column: str) -> list:
     """A column as Python values for the driver: NA -> None, cents -> int (vectorised)."""
     mask = series.isna()
     if column in MONEY_COLUMNS:
+        if column == "quota":  # a split quota is unrounded float cents: stored to the cent, half up
+            series = np.floor(pd.to_numeric(series, errors="coerce") + 0.5)
         values = series.astype("Int64").astype(object)
     elif column == "attainment":
         values = series.astype("float64").astype(object)

@@ -18,16 +18,34 @@ from compensation.assignments import plan_values
 from compensation.errors import Problem
 from compensation.money import product_cents
 from compensation.periods import Calendar, month_name
-from compensation.plan import Plan
+from compensation.plan import Condition, Plan
 
 
-def where_mask(frame: pd.DataFrame, where: Mapping[str, tuple[str, ...]]) -> np.ndarray:
+def where_mask(frame: pd.DataFrame, where: Mapping[str, tuple[str, ...] | Condition]) -> np.ndarray:
     """Every key must match; a tuple of values means one of. Unknown columns match nothing."""
-    mask = np.ones(len(frame), dtype=bool)
-    for column, wanted in where.items():
-        if column not in frame.columns:
-            return np.zeros(len(frame), dtype=bool)
-        mask &= _text_in(frame[column].to_numpy(), wanted)
+    return where_at(frame, np.arange(len(frame)), where)
+
+
+def _condition_in(values: np.ndarray, cond: Condition) -> np.ndarray:
+    """Whether each value meets a `Condition`: text one of / none of, numeric bounds, a date window."""
+    mask = np.ones(len(values), dtype=bool)
+    if cond.one_of is not None:
+        mask &= _text_in(values, cond.one_of)
+    if cond.not_in:
+        mask &= ~_text_in(values, cond.not_in)
+    if cond.numeric:
+        numbers = pd.to_numeric(pd.Series(values, dtype=object if values.dtype == object else None),
+                                errors="coerce").to_numpy(dtype=float)
+        for bound, test in ((cond.ge, np.greater_equal), (cond.gt, np.greater), (cond.le, np.less_equal),
+                            (cond.lt, np.less)):
+            if bound is not None:
+                mask &= test(numbers, float(bound))  # NaN (not a number) fails every bound
+    if cond.from_ is not None or cond.to is not None:
+        when = pd.to_datetime(pd.Series(values), errors="coerce").to_numpy(dtype="datetime64[ns]")
+        if cond.from_ is not None:
+            mask &= when >= np.datetime64(cond.from_, "ns")
+        if cond.to is not None:
+            mask &= when <= np.datetime64(cond.to, "ns")  # NaT compares False
     return mask
 
 
@@ -60,14 +78,29 @@ def _text_in(values: np.ndarray, wanted: Collection[str]) -> np.ndarray:
     return mask
 
 
-def where_at(lines: pd.DataFrame, at: np.ndarray, where: Mapping[str, tuple[str, ...]]) -> np.ndarray:
-    """`where_mask` of the rows `at` of `lines`, without copying the frame."""
+def where_at(lines: pd.DataFrame, at: np.ndarray, where: Mapping[str, tuple[str, ...] | Condition]) -> np.ndarray:
+    """`where_mask` of the rows `at` of `lines`, without copying the frame.
+
+    A cancellation is tested with its original's values, its amount and date included, so
+    a reversal meets the same filters as what it reverses.
+    """
     mask = np.ones(len(at), dtype=bool)
     for column, wanted in where.items():
         if column not in lines.columns:
             return np.zeros(len(at), dtype=bool)
-        mask &= _text_in(lines[column].to_numpy()[at], wanted)
+        values = original_values(lines, column, at)
+        mask &= _condition_in(values, wanted) if isinstance(wanted, Condition) else _text_in(values, wanted)
     return mask
+
+
+def original_values(lines: pd.DataFrame, column: str, at: np.ndarray) -> np.ndarray:
+    """Column values of rows `at`; for a cancellation its original's amount and date (rule 2)."""
+    if column == "amount" and "orig_amount" in lines.columns:
+        return lines["orig_amount"].to_numpy()[at]
+    if column == "date" and "orig_date" in lines.columns and "is_cancel" in lines.columns:
+        return np.where(lines["is_cancel"].to_numpy(dtype=bool)[at], lines["orig_date"].to_numpy()[at],
+                        lines["date"].to_numpy()[at])
+    return lines[column].to_numpy()[at]
 
 
 def fx_factors(lines: pd.DataFrame, plan_currency: np.ndarray, fx: pd.DataFrame, base_currency: str,
@@ -139,6 +172,8 @@ def component_credits(
             sel = where_at(lines, idx, m.where)
             if m.credit == "direct":
                 sel &= direct[idx]
+            if comp.from_ is not None or comp.to is not None:  # the component's campaign dates
+                sel &= _condition_in(original_values(lines, "date", idx), Condition(from_=comp.from_, to=comp.to))
             if not sel.any():
                 continue
             rows = idx[sel]
@@ -155,16 +190,59 @@ def component_credits(
                 value = np.where(lines["is_cancel"].to_numpy()[rows], -np.abs(value), value)
             credited = product_cents(value, lines["share"].to_numpy(dtype=float)[rows], factor, num[rows],
                                      divisor=den[rows])
-            frames.append(pd.DataFrame({
+            frame = pd.DataFrame({
                 "line_idx": rows, "rep_id": lines["rep_id"].to_numpy()[rows], "plan_id": plan_id,
                 "line": comp.id, "month": lines["month"].to_numpy()[rows], "multiplier": factor,
                 "fx_rate": num[rows] / den[rows], "credited": credited,
-            }))
+            })
+            if comp.commission is not None and comp.commission.per == "transaction":
+                frame = frame.assign(**transaction_bands(lines, rows, comp, value, factor, credited, fx,
+                                                         base_currency, plan_currency[rows]))
+            frames.append(frame)
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
             ("line_idx", "int64"), ("rep_id", object), ("plan_id", object), ("line", object),
             ("month", "int64"), ("multiplier", float), ("fx_rate", float), ("credited", "int64"))}), problems
     return pd.concat(frames, ignore_index=True), problems
+
+
+def transaction_bands(lines, rows, comp, value, factor, credited, fx, base_currency, plan_currency) -> dict:
+    """What a per-transaction table needs of each credit: the band value and the original's share.
+
+    `base` is the credited cents of the original (a cancellation's original, in its own
+    month's FX), `band` the value choosing the band (`base` in currency, or the `band_by`
+    column, the original's for a cancellation), and `portion_num / portion_den` the part of
+    the original's earning this credit earns: 1, or the cancelled share of the amount,
+    negative (a cancellation of a non-amount measure reverses the whole of it).
+    """
+    is_cancel = lines["is_cancel"].to_numpy(dtype=bool)[rows]
+    base = np.asarray(credited, dtype=np.int64).copy()
+    num = np.ones(len(rows))
+    den = np.ones(len(rows))
+    if is_cancel.any():
+        at = rows[is_cancel]
+        orig_value = (lines["orig_amount"].to_numpy(dtype=float)[at] if comp.measure.value == "amount"
+                      else np.abs(value[is_cancel]))
+        months = lines["orig_date"].to_numpy()[at].astype("datetime64[M]").astype(np.int64) + 1970 * 12
+        orig = pd.DataFrame({"currency": lines["currency"].to_numpy()[at], "month": months})
+        fx_num, fx_den, missing = fx_factors(orig, plan_currency[is_cancel], fx, base_currency)
+        fx_num = np.where(missing, 1.0, fx_num)
+        fx_den = np.where(missing, 1.0, fx_den)
+        base[is_cancel] = product_cents(orig_value, lines["share"].to_numpy(dtype=float)[at], factor[is_cancel],
+                                        fx_num, divisor=fx_den)
+        if comp.measure.value == "amount":
+            num[is_cancel] = lines["amount"].to_numpy(dtype=float)[at]
+            den[is_cancel] = lines["orig_amount"].to_numpy(dtype=float)[at]
+        else:
+            num[is_cancel] = -1.0
+    band_by = comp.commission.band_by
+    if band_by is None:
+        band = base / 100.0
+    else:
+        raw = original_values(lines, band_by, rows) if band_by in lines.columns else np.full(len(rows), np.nan)
+        band = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(dtype=float)
+    return {"base": base, "band": band, "portion_num": num, "portion_den": den,
+            "txn_share": lines["share"].to_numpy(dtype=float)[rows], "txn_id": lines["txn_id"].to_numpy()[rows]}
 
 
 def period_names(calendar: Calendar, kind: str, months: np.ndarray) -> np.ndarray:
@@ -214,11 +292,13 @@ def period_totals(comp_credits: pd.DataFrame, kinds: Mapping[str, str], calendar
     }, columns=columns + ["credited"])
 
 
-def quotas_for(requests: pd.DataFrame, quotas: pd.DataFrame, calendar: Calendar) -> np.ndarray:
+def quotas_for(requests: pd.DataFrame, quotas: pd.DataFrame, calendar: Calendar, share=None) -> np.ndarray:
     """Quota (float cents, NaN when none) of each request row (rep_id, quota_key, attainment_period).
 
     Rows of exactly that period win; else rows inside it (quarters before months); else
     the shortest longer period containing it, split evenly by months (annual / 4 a quarter).
+    `share(rep_id, row_first, row_last, first, last)`, when given, is the `Fraction` of a
+    quota row (its months) that the period (its months) takes: seasonal weights, proration.
     """
     out = np.full(len(requests), np.nan)
     if quotas.empty or requests.empty:
@@ -248,6 +328,12 @@ def quotas_for(requests: pd.DataFrame, quotas: pd.DataFrame, calendar: Calendar)
     pairs["rank"] = np.select([exact, inside, containing], [0, 100 - pairs["months"], 1000 + pairs["months"]], -1)
     pairs["value"] = np.where(containing, pairs["cents"] * req_months / pairs["months"], pairs["cents"])
     pairs = pairs[pairs["rank"] >= 0]
+    if share is not None and len(pairs):
+        # cents x num / den, as the even split does: the same fraction gives the same float.
+        fractions = [share(*key) for key in zip(pairs["rep_id"], pairs["first_q"], pairs["last_q"], pairs["first"],
+                                                pairs["last"], strict=True)]
+        pairs = pairs.assign(value=[c * f.numerator / f.denominator if f is not None else np.nan
+                                    for c, f in zip(pairs["cents"], fractions, strict=True)])
     best = pairs.groupby("_req")["rank"].transform("min")
     chosen = pairs[pairs["rank"] == best]
     # Several rows of the same period (or granularity inside) add up; a container is unique.

@@ -88,7 +88,7 @@ def calculate(ws: Workspace, period: str, plan_set, inputs, load_problems: Itera
         ["rep_id", "line", "attainment_period"], sort=False).tail(1)
     components, found = earn_components(governing, comp_credits, candidates, assignments, inputs.quotas, plans, window)
     problems += found
-    bonuses, found = earn_bonuses(governing, comp_credits, inputs.quotas, plans, window)
+    bonuses, found = earn_bonuses(governing, comp_credits, inputs.quotas, plans, window, assignments)
     problems += found
     spifs = earn_spifs(governing, lines, plans, window)
     earned = pd.concat([components, bonuses, spifs], ignore_index=True)

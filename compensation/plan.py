@@ -7,17 +7,23 @@ is `compensation.planfile`'s job; these models only say what is valid.
 
 from __future__ import annotations
 
+import difflib
 import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
+from pydantic_core import InitErrorDetails
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    InstanceOf,
+    PlainSerializer,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -53,14 +59,112 @@ def parse_amount(value):
 
 
 def parse_where(value):
-    """`{type: new}` -> {'type': ('new',)}; lists mean one of."""
+    """`{type: new}` -> {'type': ('new',)}; lists mean one of; a mapping is a `Condition`."""
     if not isinstance(value, dict):
         raise ValueError("expected a mapping of column: value or column: [values]")
     out = {}
     for key, wanted in value.items():
+        if isinstance(wanted, dict | Condition):
+            out[str(key)] = wanted if isinstance(wanted, Condition) else Condition.parse(str(key), wanted)
+            continue
         items = wanted if isinstance(wanted, list | tuple) else [wanted]
         out[str(key)] = tuple(str(v) for v in items)
     return out
+
+
+# The words of a `where` condition and the field each sets (issue 16: richer `where`).
+CONDITION_WORDS = {">=": "ge", ">": "gt", "<=": "le", "<": "lt", "between": "between", "in": "one_of",
+                   "not_in": "not_in", "not in": "not_in", "from": "from_", "to": "to"}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A test of one transaction column: numeric bounds, one of / none of, a date window.
+
+    Written as a mapping, e.g. `amount: {">=": 10000, "<": 50000}`, `seats: {between: [10, 50]}`,
+    `product: {not_in: [Legacy]}`, `close_date: {from: 2026-04-01, to: 2026-06-30}`.
+    """
+
+    ge: Decimal | None = None
+    gt: Decimal | None = None
+    le: Decimal | None = None
+    lt: Decimal | None = None
+    one_of: tuple[str, ...] | None = None
+    not_in: tuple[str, ...] = ()
+    from_: date | None = None
+    to: date | None = None
+
+    @classmethod
+    def parse(cls, column: str, spec: dict) -> Condition:
+        if not spec:
+            raise ValueError(f"the condition on '{column}' is empty; write e.g. {column}: {{\">=\": 1000}}")
+        fields: dict = {}
+        for word, wanted in spec.items():
+            name = CONDITION_WORDS.get(str(word))
+            if name is None:
+                close = difflib.get_close_matches(str(word), list(CONDITION_WORDS), n=1, cutoff=0.5)
+                hint = f"did you mean '{close[0]}'?" if close else "use one of: " + ", ".join(CONDITION_WORDS)
+                raise ValueError(f"unknown comparison '{word}' for column '{column}' ({hint})")
+            if name in ("one_of", "not_in"):
+                items = wanted if isinstance(wanted, list | tuple) else [wanted]
+                fields[name] = tuple(str(v) for v in items)
+            elif name in ("from_", "to"):
+                if isinstance(wanted, str):  # a stored plan's ISO text
+                    try:
+                        wanted = date.fromisoformat(wanted)
+                    except ValueError:
+                        pass
+                if not isinstance(wanted, date):
+                    raise ValueError(f"'{word}' of the condition on '{column}' must be a date such as 2026-04-01")
+                fields[name] = wanted
+            elif name == "between":
+                if not isinstance(wanted, list | tuple) or len(wanted) != 2:
+                    raise ValueError(f"'between' of the condition on '{column}' must be two numbers, "
+                                     "e.g. between: [10, 50]")
+                fields["ge"], fields["le"] = (_condition_number(column, word, v) for v in wanted)
+            else:
+                fields[name] = _condition_number(column, word, wanted)
+        low, high = fields.get("ge", fields.get("gt")), fields.get("le", fields.get("lt"))
+        if low is not None and high is not None and high < low:
+            raise ValueError(f"the condition on '{column}' can never hold: its upper bound {high} is below {low}")
+        if fields.get("from_") and fields.get("to") and fields["to"] < fields["from_"]:
+            raise ValueError(f"the window on '{column}' ends ({fields['to']}) before it starts ({fields['from_']}); "
+                             "swap them")
+        return cls(**fields)
+
+    def as_yaml(self) -> dict:
+        """The condition in the words of the plan language."""
+        out: dict = {word: str(getattr(self, name)) for word, name in CONDITION_WORDS.items()
+                     if name in ("ge", "gt", "le", "lt", "from_", "to") and getattr(self, name) is not None}
+        if self.one_of is not None:
+            out["in"] = list(self.one_of)
+        if self.not_in:
+            out["not_in"] = list(self.not_in)
+        return out
+
+    @property
+    def numeric(self) -> bool:
+        return any(v is not None for v in (self.ge, self.gt, self.le, self.lt))
+
+    def __str__(self) -> str:
+        parts = [f"{word} {getattr(self, name)}" for word, name in ((">=", "ge"), (">", "gt"), ("<=", "le"),
+                                                                  ("<", "lt"), ("from", "from_"), ("to", "to"))
+                 if getattr(self, name) is not None]
+        if self.one_of is not None:
+            parts.append("one of " + ", ".join(self.one_of))
+        if self.not_in:
+            parts.append("not " + ", ".join(self.not_in))
+        return " and ".join(parts)
+
+
+def _condition_number(column: str, word, value) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError(f"'{word}' of the condition on '{column}' must be a number, e.g. \"{word}\": 1000")
+    try:
+        return parse_amount(value)
+    except ValueError:
+        raise ValueError(f"'{word}' of the condition on '{column}' must be a number, "
+                         f"not {value!r}") from None
 
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
@@ -84,7 +188,13 @@ Id = Annotated[str, AfterValidator(check_id)]
 Currency = Annotated[str, AfterValidator(check_currency)]
 Percent = Annotated[Decimal, BeforeValidator(parse_percent)]
 Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
-Where = Annotated[dict[str, tuple[str, ...]], BeforeValidator(parse_where)]
+def dump_where(where: dict) -> dict:
+    """A filter as its plan text (lists, condition words), so a stored plan loads back the same."""
+    return {column: c.as_yaml() if isinstance(c, Condition) else list(c) for column, c in where.items()}
+
+
+Where = Annotated[dict[str, tuple[str, ...] | InstanceOf[Condition]], BeforeValidator(parse_where),
+                  PlainSerializer(dump_where)]
 PeriodKind = Literal["month", "quarter", "year"]
 
 
@@ -111,18 +221,65 @@ class Measure(Model):
 
 
 class Tier(Model):
-    """A tier starts at `from` (attainment fraction, or an amount with `basis: amount`)."""
+    """A band starts at `from` (attainment fraction, an amount with `basis: amount`, or a
+    `band_by` value) and pays a `rate` or a fixed `amount`; only the last may end at `to`."""
 
     from_: Percent = Field(alias="from", ge=0)
-    rate: Percent = Field(ge=0, le=1)
+    rate: Percent | None = Field(default=None, ge=0, le=1)
+    amount: Amount | None = Field(default=None, ge=0)
+    to: Percent | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rate_missing(cls, data):
+        """Without `rate` or `amount`, the tier is missing its rate (as when `amount` did not exist)."""
+        known = {"from", "from_", "rate", "amount", "to"}
+        if isinstance(data, dict) and "rate" not in data and "amount" not in data and set(data) <= known:
+            raise ValidationError.from_exception_data(
+                "Tier", [InitErrorDetails(type="missing", loc=("rate",), input=data)])
+        return data
+
+    @model_validator(mode="after")
+    def _rate_or_amount(self):
+        if self.rate is not None and self.amount is not None:
+            raise ValueError("a tier pays either a 'rate' or a fixed 'amount', not both; keep one")
+        if self.to is not None and self.to <= self.from_:
+            raise ValueError(f"'to' ({self.to}) must be above 'from' ({self.from_})")
+        return self
+
+
+def _method_word(value):
+    """`step` and `split` (the words of per-transaction tables) are retroactive and marginal."""
+    return {"step": "retroactive", "split": "marginal"}.get(value, value)
+
+
+class Accelerator(Model):
+    """The tiers from `from` on pay only while `component`'s attainment (year to date by
+    default) is at least `min_attainment`; else they pay the rate of the tier below `from`."""
+
+    from_: Percent = Field(alias="from", gt=0)
+    min_attainment: Percent = Field(ge=0)
+    over: Literal["year_to_date", "period"] = "year_to_date"
+    component: str | None = None
 
 
 class Commission(Model):
-    """Tiered commission: retroactive or marginal, on attainment or on amount."""
+    """A table of rates or fixed amounts: on the period's cumulative value, or per transaction."""
 
-    method: Literal["retroactive", "marginal"] = "retroactive"
+    per: Literal["period", "transaction"] = "period"
+    method: Annotated[Literal["retroactive", "marginal", "hybrid"], BeforeValidator(_method_word)] = "retroactive"
     basis: Literal["attainment", "amount"] = "attainment"
+    band_by: str | None = None
+    retroactive_to: Percent | None = Field(default=None, gt=0)
+    accelerator: Accelerator | None = None
     tiers: tuple[Tier, ...] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_transaction_bands_are_amounts(cls, data):
+        if isinstance(data, dict) and data.get("per") == "transaction" and "basis" not in data:
+            return {**data, "basis": "amount"}
+        return data
 
     @field_validator("tiers")
     @classmethod
@@ -132,7 +289,56 @@ class Commission(Model):
         for i, (lo, hi) in enumerate(zip(tiers, tiers[1:], strict=False), start=2):
             if hi.from_ <= lo.from_:
                 raise ValueError(f"tier {i} starts at or below tier {i - 1}; order tiers by 'from'")
+            if lo.to is not None:
+                raise ValueError(f"tier {i - 1} has 'to' but is not the last tier: a tier ends where the next "
+                                 "begins; only the last may have 'to'")
+        kinds = ["amount" if t.amount is not None else "rate" for t in tiers]
+        for i, kind in enumerate(kinds[1:], start=2):
+            if kind != kinds[0]:
+                raise ValueError(f"tier {i} has '{kind}' but tier 1 has '{kinds[0]}': a table pays rates or "
+                                 "fixed amounts, not both")
         return tiers
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.per == "transaction" and self.basis != "amount":
+            raise ValueError("a per-transaction table chooses its band by the transaction's value, not by "
+                             "attainment; remove 'basis' (or write basis: amount)")
+        if self.band_by is not None and self.per != "transaction":
+            raise ValueError("'band_by' needs per: transaction (a cumulative table's band is chosen by the "
+                             "period's total)")
+        if self.pays_amounts and self.method == "marginal" and self.tiers[-1].to is None:
+            raise ValueError(f"an amount table split across bands needs a top to its last band: add 'to' to "
+                             f"tier {len(self.tiers)}, e.g. {{from: {self.tiers[-1].from_}, "
+                             f"to: ..., amount: {self.tiers[-1].amount}}}")
+        if self.method == "hybrid":
+            if self.retroactive_to is None:
+                raise ValueError("method hybrid needs 'retroactive_to': the tier start up to which tiers are "
+                                 "retroactive, e.g. retroactive_to: 100%")
+            if self.retroactive_to not in [t.from_ for t in self.tiers[1:]]:
+                raise ValueError(f"retroactive_to {self.retroactive_to} is not the 'from' of a tier after the "
+                                 "first; use one of: " + ", ".join(str(t.from_) for t in self.tiers[1:]))
+            if self.per == "transaction" or self.pays_amounts:
+                raise ValueError("method hybrid applies to a cumulative table of rates (per: period)")
+        elif self.retroactive_to is not None:
+            raise ValueError("'retroactive_to' needs method: hybrid")
+        if self.accelerator is not None and self.accelerator.from_ not in [t.from_ for t in self.tiers[1:]]:
+            raise ValueError(f"the accelerator starts at {self.accelerator.from_}, which is not the 'from' of a "
+                             "tier after the first; use one of: " + ", ".join(str(t.from_) for t in self.tiers[1:]))
+        return self
+
+    @property
+    def pays_amounts(self) -> bool:
+        """A table of fixed amounts (else of rates)."""
+        return self.tiers[0].amount is not None
+
+    def decelerated(self) -> Commission:
+        """The table when the accelerator's condition fails: its tiers pay the tier below it."""
+        start = self.accelerator.from_
+        below = max((t for t in self.tiers if t.from_ < start), key=lambda t: t.from_)
+        tiers = tuple(t.model_copy(update={"rate": below.rate, "amount": below.amount}) if t.from_ >= start else t
+                      for t in self.tiers)
+        return self.model_copy(update={"tiers": tiers, "accelerator": None})
 
 
 class PayoutCurve(Model):
@@ -153,6 +359,39 @@ class PayoutCurve(Model):
         if any(p[1] < 0 for p in points):
             raise ValueError("payout percentages cannot be negative")
         return points
+
+
+QUARTER_KEYS = ("Q1", "Q2", "Q3", "Q4")
+MONTH_KEYS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def parse_weights(value):
+    """`{Q1: 20%, ...}` (fiscal quarters) or `{jan: 5%, ...}` (calendar months) summing to 100%."""
+    if not isinstance(value, dict) or not value:
+        raise ValueError("expected a mapping of quarter: weight, e.g. {Q1: 20%, Q2: 20%, Q3: 20%, Q4: 40%}")
+    keys = [str(k) for k in value]
+    if all(k.upper() in QUARTER_KEYS for k in keys):
+        names = [k.upper() for k in keys]
+    elif all(k.lower() in MONTH_KEYS for k in keys):
+        names = [k.lower() for k in keys]
+    else:
+        bad = next((k for k in keys if k.upper() not in QUARTER_KEYS and k.lower() not in MONTH_KEYS), keys[0])
+        close = difflib.get_close_matches(bad, [*QUARTER_KEYS, *MONTH_KEYS], n=1, cutoff=0.5)
+        hint = f" (did you mean '{close[0]}'?)" if close and close[0] != bad else ""
+        raise ValueError(f"'{bad}' is not a quarter or a month{hint}; weights are per quarter (Q1..Q4) or "
+                         "per month (jan..dec), not both")
+    if len(set(names)) != len(names):
+        raise ValueError("a quarter or month has two weights; keep one")
+    weights = {}
+    for name, raw in zip(names, value.values(), strict=True):
+        weight = parse_percent(raw)
+        if not isinstance(weight, Decimal) or weight < 0:
+            raise ValueError(f"the weight of {name} must be a percentage of at least 0%, e.g. {name}: 25%")
+        weights[name] = weight
+    total = sum(weights.values(), Decimal(0))
+    if total != 1:
+        raise ValueError(f"the weights sum to {(total * 100).normalize():f}%; they must sum to 100%")
+    return weights
 
 
 class Gate(Model):
@@ -207,12 +446,24 @@ class Component(Model):
     cap: Amount | None = Field(default=None, ge=0)
     gate: Gate | None = None
     payment: Payment = Field(default_factory=Payment)
+    quota_weights: Annotated[dict[str, Percent], BeforeValidator(parse_weights)] | None = None
+    quota_proration: Literal["none", "days", "months"] = "none"
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
 
     @model_validator(mode="after")
     def _one_way_to_pay(self):
         if (self.commission is None) == (self.payout_curve is None):
             raise ValueError("a component needs exactly one of 'commission' or 'payout_curve'")
+        if self.from_ and self.to and self.to < self.from_:
+            raise ValueError(f"'to' ({self.to}) is before 'from' ({self.from_}); swap them")
         return self
+
+    @property
+    def accelerator_component(self) -> str | None:
+        """The component whose attainment opens this component's accelerator, if it has one."""
+        acc = self.commission.accelerator if self.commission else None
+        return None if acc is None else acc.component or self.id
 
     @property
     def quota_key(self) -> str:
@@ -311,6 +562,10 @@ class Plan(Model):
                 raise ValueError(
                     f"component '{c.id}' is gated on '{c.gate.component}', which is not a component of this plan"
                 )
+        for c in self.components:
+            if c.accelerator_component not in (None, *ids):
+                raise ValueError(f"the accelerator of component '{c.id}' depends on '{c.accelerator_component}', "
+                                 "which is not a component of this plan")
         for b in self.bonuses:
             if b.component not in ids:
                 raise ValueError(f"bonus '{b.id}' refers to '{b.component}', which is not a component of this plan")
@@ -324,6 +579,7 @@ class Plan(Model):
         return (
             self.component(component_id).pay_depends_on_attainment
             or any(c.gate and c.gate.component == component_id for c in self.components)
+            or any(c.accelerator_component == component_id for c in self.components)
             or any(b.component == component_id for b in self.bonuses)
         )
 
