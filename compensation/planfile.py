@@ -56,8 +56,10 @@ class PlanSet:
 
 
 def is_scenario(data: Any) -> bool:
-    """A scenario file (for align, quotas or model) has one of `SCENARIO_KEYS` at the top
-    and no `components:`; the plan loader only recognises it, to skip it."""
+    """Whether a file is a scenario (align, quotas or model): a `SCENARIO_KEYS` key, no `components:`.
+
+    The plan loader only recognises scenario files, to skip them.
+    """
     if not isinstance(data, dict) or "components" in data:
         return False
     return any(key in data for key in SCENARIO_KEYS)

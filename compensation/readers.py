@@ -121,7 +121,7 @@ def _read_csv(path: Path, source: str) -> RawTable:
 
 def _arrow_csv(path: Path, names: list[str], delimiter: str, block_size: int | None = None,
                ) -> pa.Table:
-    """pyarrow's reader with every column as text; blank lines kept so row numbers hold."""
+    """Pyarrow's reader with every column as text; blank lines kept so row numbers hold."""
     read = pacsv.ReadOptions(column_names=names, skip_rows=1)
     if block_size is not None:
         read.block_size = min(block_size, 2**31 - 1)

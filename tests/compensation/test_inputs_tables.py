@@ -13,10 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compensation.coerce import check_column
-
 from compensation.errors import IcmError, Problem
-from compensation.settings import Settings, Workspace
 from compensation.schema import Column
+from compensation.settings import Settings, Workspace
 from compensation.tables import load_inputs, read_table
 
 REPS = "rep_id,name,plan,start_date\nA1,Ann,ae,2026-01-01\nB2,Bob,ae,2026-01-01\n"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from compensation import yamlsafe
 from compensation.errors import IcmError
 from compensation.planfile import is_scenario, load_plans
 from compensation.settings import Settings, Workspace
-from compensation import yamlsafe
 from compensation.yamlsafe import parse_yaml
 
 
