@@ -105,7 +105,7 @@ def simulate(name: str, plan: Plan, pop: Population, assumptions: Assumptions, s
         room = max(0, keep - starts[i])
         return (d, pay.sum(axis=1), sum((priced.credited[c].sum(axis=1) for c in direct), np.zeros(d)),
                 {line: float(v.sum()) for line, v in priced.lines.items()},
-                int((np.nan_to_num(priced.attainment[first]) >= 1.0).sum()),
+                int((priced.attainment[first] >= 1.0).sum()),  # NaN (no quota) is not above
                 pay[:room], priced.attainment[first][:room])
 
     cost, revenue, kept_pay, kept_att = [], [], [], []

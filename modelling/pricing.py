@@ -132,7 +132,7 @@ def price(plan: Plan, pop: Population, credited: dict[str, np.ndarray], spif_cou
         if exact:
             cr = cr.astype(np.int64)
         att = np.divide(cr.astype(float), pop.quota(comp.quota_key, bonus.per)[None])
-        reached = np.nan_to_num(att, nan=-np.inf) >= float(bonus.min_attainment)
+        reached = att >= float(bonus.min_attainment)  # NaN (no quota) never reaches
         lines[bonus.id] = reached.sum(axis=2) * float(int(bonus.amount * 100))
     for spif in plan.spifs:
         lines[spif.id] = spif_counts[spif.id] * float(spif.per_transaction * 100)
@@ -177,7 +177,7 @@ def _gate_open(plan: Plan, comp: Component, period_att: dict[str, np.ndarray]) -
     n, g = PERIODS[comp.attainment_period], PERIODS[gating.attainment_period]
     ends = (np.arange(n) + 1) * (12 // n) - 1
     att = period_att[gating.id][:, :, ends // (12 // g)]
-    return np.nan_to_num(att, nan=-np.inf) >= float(comp.gate.min_attainment)
+    return att >= float(comp.gate.min_attainment)  # NaN (no quota) keeps the gate shut
 
 
 def commission_float(credited: np.ndarray, quota: np.ndarray, rule: Commission) -> np.ndarray:
