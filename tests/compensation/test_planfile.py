@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from compensation.errors import IcmError
+from compensation.plan import RESERVED_LINES, Plan
 from compensation.planfile import (
     load_plan,
     load_plans,
@@ -159,10 +160,12 @@ def test_unknown_key_with_did_you_mean(tmp_path):
 
 
 def test_unknown_key_without_a_close_match_lists_the_allowed_keys(tmp_path):
+    # The plan's keys grow with the language: the message lists them as the model declares them.
+    allowed = [f.alias or name for name, f in Plan.model_fields.items() if name != "source"]
+    assert allowed[:11] == ["id", "name", "currency", "effective", "payout_frequency", "target_incentive",
+                            "components", "bonuses", "spifs", "draw", "clawback"]
     assert error_of(tmp_path, BASE + "colour: blue\n") == (
-        "plans/ae.yaml:9: unknown key 'colour' in the plan (allowed: id, name, currency, "
-        "effective, payout_frequency, target_incentive, components, bonuses, spifs, draw, "
-        "clawback)")
+        f"plans/ae.yaml:9: unknown key 'colour' in the plan (allowed: {', '.join(allowed)})")
 
 
 def test_unknown_keys_are_named_in_their_container(tmp_path):
@@ -272,9 +275,10 @@ def test_duplicate_ids_within_a_plan(tmp_path):
 def test_reserved_line_id(tmp_path):
     text = BASE + "bonuses:\n  - {id: draw, component: new_business, min_attainment: 1, " \
         "per: year, amount: 10}\n"
+    assert RESERVED_LINES[:4] == ("adjustment", "recovery", "draw", "carry_forward")
     assert error_of(tmp_path, text) == (
         "plans/ae.yaml:10: id 'draw' of bonus 'draw' is reserved for register lines "
-        "(adjustment, recovery, draw, carry_forward); choose another id")
+        f"({', '.join(RESERVED_LINES)}); choose another id")
 
 
 def test_missing_required_keys(tmp_path):
