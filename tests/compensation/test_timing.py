@@ -183,8 +183,8 @@ def test_a_leaver_forfeits_holdback_and_pending_cash_alike(tmp_path):
     row = feb.register[feb.register["line"] == "forfeit"].iloc[0]
     assert (int(row["earned_to_date"]), int(row["paid_to_date"])) == (170000, 170000)
     assert held_end(feb) == 0
-    liability = liability_frame(feb).set_index("name").loc["Total"]
-    assert (int(liability["held_start"]), int(liability["forfeited"]), int(liability["held_end"])) == (170000, 170000, 0)
+    total = liability_frame(feb).set_index("name").loc["Total"]
+    assert (int(total["held_start"]), int(total["forfeited"]), int(total["held_end"])) == (170000, 170000, 0)
 
 
 # -- the liability report and the journal -------------------------------------------------------------------
