@@ -297,8 +297,9 @@ def diff(workspace: Workspace | Path | str, period: str) -> DiffOutcome:
             if result.fingerprint != (last.close_fingerprint or last.fingerprint):
                 notes = ("the inputs changed since the close",)
         elif len(found) < 2:
-            raise UsageError(f"{period} has one run (run 1 of {period}): nothing to compare yet; "
-                             "diff shows what a re-run changed")
+            before = after = ledger.lines(period, last.id)
+            labels = (f"run 1 of {period}", f"run 1 of {period}")
+            notes = (f"{period} has one run so far: nothing to compare yet (diff shows what a re-run changed)",)
         else:
             prev = found[-2]
             before, after = ledger.lines(period, prev.id), ledger.lines(period, last.id)
