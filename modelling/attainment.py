@@ -109,7 +109,8 @@ def assumptions_for(scenario: Scenario, role: str, components: list[str], histor
         elif comp in fitted.columns and fitted[comp].notna().sum() >= 2:
             marginals[comp] = fitted_marginal(spec.fit, fitted[comp].dropna().to_numpy(), role, comp, history.year)
         elif comp in quota_free:
-            marginals[comp] = Marginal("lognormal", 1.0, QUOTA_FREE_SPREAD, source=" (no quota: around last year's credit)")
+            marginals[comp] = Marginal("lognormal", 1.0, QUOTA_FREE_SPREAD,
+                                       source=" (no quota: around last year's credit)")
         else:
             missing.append(comp)
     if missing:
@@ -129,6 +130,7 @@ def assumptions_for(scenario: Scenario, role: str, components: list[str], histor
 
 
 def given_marginal(given: Assumption) -> Marginal:
+    """A scenario's assumption as a marginal: normal, lognormal, or quantiles on normal scores."""
     if given.quantiles is not None:
         points = given.quantile_points
         return Marginal("quantiles", scores=tuple(NormalDist().inv_cdf(p) for p, _ in points),

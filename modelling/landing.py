@@ -1,4 +1,4 @@
-"""This year's landing: closed months' actual pay plus Monte Carlo over the open months.
+"""The current fiscal year's landing: closed months' actual pay plus Monte Carlo over the open months.
 
 For each plan in force, every rep's credit to date per component and sub-period is
 read from the latest closed run; the open part of each sub-period is drawn (level x
@@ -82,7 +82,8 @@ def landing(workspace: Workspace | str, *, draws: int = 2000, seed: int = 0,
         for s in plan.spifs:
             done = lp[(lp["line"] == s.id) & lp["rep_id"].isin(pop.rep_ids)].groupby("rep_id")["earned_to_date"].sum()
             so_far = done.reindex(pop.rep_ids).fillna(0).to_numpy(dtype=float) / float(s.per_transaction * 100)
-            counts[s.id] = so_far[None] + spifs[s.id].draw(rng, years[spifs[s.id].component] * (12 - closed_months) / 12)
+            rest_of_year = years[spifs[s.id].component] * (12 - closed_months) / 12
+            counts[s.id] = so_far[None] + spifs[s.id].draw(rng, rest_of_year)
         earned = price(plan, pop, credited, counts, ws.calendar).total().sum(axis=1)
         already = in_year[in_year["rep_id"].isin(pop.rep_ids)]["amount"].sum()
         rest += earned - float(already)

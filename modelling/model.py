@@ -17,11 +17,10 @@ from compensation import cycle
 from compensation.errors import IcmError, Located
 from compensation.settings import Workspace
 from modelling import population as pop_
-from modelling.population import quota_free
 from modelling.attainment import assumptions_for
 from modelling.history import History, load_history
 from modelling.montecarlo import CandidateResult, simulate
-
+from modelling.population import quota_free
 from modelling.pricing import spif_models
 from modelling.scenario import CandidatePlan, Scenario, load_scenario
 

@@ -55,6 +55,7 @@ def deciles(result: ModelResult) -> pd.DataFrame:
 
 
 def workbook(result: ModelResult, path: Path) -> None:
+    """Summary, Per role, Deciles and Assumptions sheets."""
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -68,6 +69,7 @@ def workbook(result: ModelResult, path: Path) -> None:
 
 
 def assumption_rows(result: ModelResult) -> pd.DataFrame:
+    """The scenario's settings and each candidate's notes (fitted spreads, reps left out)."""
     spec = result.scenario.spec
     rows = [("scenario", result.scenario.source), ("year", str(result.year)), ("draws", str(spec.draws)),
             ("seed", str(spec.seed))]
@@ -99,8 +101,11 @@ def _sheet(ws, frame: pd.DataFrame) -> None:
 
 
 def chart(result: ModelResult, path: Path) -> None:
-    """Left: each candidate's pay per rep against attainment over the attainment histogram.
-    Right: the candidates' yearly cost distributions overlaid."""
+    """The chart: payout curves over the attainment drawn, and the cost distributions.
+
+    Left: each candidate's pay per rep against attainment over the attainment histogram.
+    Right: the candidates' yearly cost distributions overlaid.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -52,6 +52,7 @@ def quota_free(plan: Plan) -> frozenset[str]:
 
 
 def quota_keys(plan: Plan) -> list[str]:
+    """The plan's quota keys, in component order."""
     return list(dict.fromkeys(c.quota_key for c in plan.components))
 
 

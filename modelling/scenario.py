@@ -17,8 +17,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from compensation.errors import IcmError, Located
 from compensation.plan import Plan, parse_amount, parse_percent
-from compensation.planfile import load_plan, load_yaml, plan_from_doc, translate_errors
 from compensation.plan_errors import dedupe, suggest
+from compensation.planfile import load_plan, load_yaml, plan_from_doc, translate_errors
 from compensation.settings import Workspace
 from compensation.yamlsafe import YamlDoc
 
@@ -108,6 +108,8 @@ class Synthetic(Spec):
 
 
 class SyntheticPopulation(Spec):
+    """`population: {synthetic: [...]}`: groups of identical reps per role."""
+
     synthetic: tuple[Synthetic, ...] = Field(min_length=1)
 
 
@@ -133,6 +135,8 @@ class ModelSpec(Spec):
 
 
 class ScenarioFile(Spec):
+    """A whole scenario file: one `model:` block."""
+
     model: ModelSpec
 
 

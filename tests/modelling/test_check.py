@@ -29,7 +29,8 @@ def demo_ae_plan():
 def one_draw(plan, reps=12, seed=5):
     pop = synthetic(plan, "ae-2026", reps, 60000, {"new_business": 1_000_000.44, "renewals": 400_000}, 2026)
     assumptions = Assumptions(("new_business", "renewals"),
-                              {"new_business": Marginal("lognormal", 1.0, 0.35), "renewals": Marginal("normal", 0.9, 0.3)},
+                              {"new_business": Marginal("lognormal", 1.0, 0.35),
+                               "renewals": Marginal("normal", 0.9, 0.3)},
                               np.array([[1.0, 0.5], [0.5, 1.0]]), 0.3)
     rng = np.random.default_rng(seed)
     credited = credit(rng, plan, pop, assumptions, 1)

@@ -22,7 +22,8 @@ SPIFS = {"platform_spif": SpifModel("new_business", 3_000_000.0, 0.1, 1.0)}
 
 def assumptions(spread: float, period_spread: float, rho: float = 0.3) -> Assumptions:
     return Assumptions(("new_business", "renewals"),
-                       {"new_business": Marginal("lognormal", 1.1, spread), "renewals": Marginal("normal", 1.0, spread)},
+                       {"new_business": Marginal("lognormal", 1.1, spread),
+                        "renewals": Marginal("normal", 1.0, spread)},
                        np.array([[1.0, rho], [rho, 1.0]]), period_spread)
 
 
