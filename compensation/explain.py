@@ -17,6 +17,7 @@ from compensation.errors import IcmError
 from compensation.money import cents_to_decimal, format_cents
 from compensation.plan import Component, Plan
 from compensation.results import RunResult
+from compensation.timing import explain_timing
 from compensation.tiers import marginal_edges, marginal_slices
 
 
@@ -62,6 +63,7 @@ def explain_rep(result: RunResult, rep_id: str) -> str:
     for line in register.itertuples():
         if line.kind in ("component", "bonus", "spif"):
             out += _explain_line(result, plan, line, lp[lp["line"] == line.line], credits[credits["line"] == line.line])
+    out += explain_timing(result.timing, rep_id)
     out += _explain_settlement(result, rep_id, register)
     return "\n".join(out)
 

@@ -384,3 +384,21 @@ def flows(frame: pd.DataFrame) -> pd.DataFrame:
         return empty_flows()
     moved = frame[(frame[["withheld", "released", "forfeited"]] != 0).any(axis=1)]
     return moved[list(FLOW_COLUMNS)].reset_index(drop=True)
+
+
+def explain_timing(frame: pd.DataFrame, rep_id: str) -> list[str]:
+    """`icm explain` lines: each held key's balance before, flows and balance after, then the lines."""
+    mine = frame[frame["rep_id"] == rep_id]
+    if not len(mine):
+        return []
+    out = ["", "payment timing (held balances; the settlement's earned includes held and release):"]
+    for k in mine.itertuples(index=False):
+        what = (f"cash {k.ref} ({k.attainment_period}, released as the customer pays)" if k.source == "cash"
+                else f"holdback of {k.ref} (due {k.due})")
+        out.append(f"  {k.line} {what}: held before {_money(k.balance_before)}, withheld {_money(k.withheld)}, "
+                   f"released {_money(k.released)}, forfeited {_money(k.forfeited)} -> held after "
+                   f"{_money(k.balance_after)}")
+    held, release, forfeited = (int(mine[c].sum()) for c in ("held", "release", "forfeited"))
+    out.append(f"held {_money(held)}, release {_money(release)}"
+               + (f", forfeit 0.00 (forfeited {_money(forfeited)})" if forfeited else ""))
+    return out

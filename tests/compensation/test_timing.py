@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from compensation import cycle
+from compensation.explain import explain_rep
 from compensation.plan import Payment
 from reports.liability import held_by_deal, journal_frame, liability_frame
 
@@ -183,6 +184,7 @@ def test_a_leaver_forfeits_holdback_and_pending_cash_alike(tmp_path):
     row = feb.register[feb.register["line"] == "forfeit"].iloc[0]
     assert (int(row["earned_to_date"]), int(row["paid_to_date"])) == (170000, 170000)
     assert held_end(feb) == 0
+    assert explain_rep(feb, "A01").splitlines()[-4] == "held 0.00, release 0.00, forfeit 0.00 (forfeited 1700.00)"
     total = liability_frame(feb).set_index("name").loc["Total"]
     assert (int(total["held_start"]), int(total["forfeited"]), int(total["held_end"])) == (170000, 170000, 0)
 
