@@ -202,28 +202,41 @@ def load_inputs(ws: Workspace, tables: Iterable[str] = DEFAULT_TABLES,
     """Read the input tables and run the checks that need several of them.
 
     `reps` is always read (severity depends on it); `reps` and `transactions` are
-    required when asked for, the others optional (empty when absent). Problems never raise.
+    required when asked for, the others optional (empty when absent). Row problems never
+    raise; the structural faults of all tables raise together, in one IcmError.
     """
     wanted = set(tables) | {"reps"}
     frames: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
     files: list[InputFile] = []
+    errors: list[Located] = []  # structural faults of every table, raised together
 
-    reps, found, record = read_table(ws, "reps", required=True)
-    known = set(reps["rep_id"]) | {p.rep_id for p in found if p.severity == HOLD and p.rep_id}
+    def read(name: str, known_reps: Collection[str] | None):
+        try:
+            return read_table(ws, name, required=name in REQUIRED_TABLES, known_reps=known_reps)
+        except IcmError as exc:
+            errors.extend(exc.messages)
+            return None, [], None
+
+    reps, found, record = read("reps", None)
+    known = set() if reps is None else (
+        set(reps["rep_id"]) | {p.rep_id for p in found if p.severity == HOLD and p.rep_id})
     problems += found
-    files.append(record)
-    frames["reps"], found = check_reps(reps, known)
-    problems += found
+    if reps is not None:
+        files.append(record)
+        frames["reps"], found = check_reps(reps, known)
+        problems += found
 
     for name in ("transactions", "credits", "quotas", "fx", "adjustments", "accounts", "payments"):
         if name not in wanted:
             continue
-        frame, found, record = read_table(ws, name, required=name in REQUIRED_TABLES, known_reps=known)
+        frame, found, record = read(name, known)
         problems += found
         if record is not None:
             files.append(record)
         frames[name] = frame if frame is not None else empty_table(name)
+    if errors:
+        raise IcmError(*errors)
 
     for name in ("quotas", "adjustments"):
         if name in frames:

@@ -202,3 +202,22 @@ def test_a_merged_rep_id_cell_in_xlsx_is_a_notice_per_row(tmp_path):
     inputs, problems = load_inputs(ws)
     assert [(p.severity, p.row, p.txn_id) for p in problems] == [("notice", 3, "T2"), ("notice", 4, "T3")]
     assert inputs.transactions["txn_id"].tolist() == ["T1"]
+
+
+# ------------------------------------------------------------------ every table checked at once
+
+
+def test_structural_faults_of_every_table_are_reported_together(tmp_path):
+    ws = workspace(tmp_path, reps="rep_id,name,plan\nA1,Ann,ae\n",
+                   transactions="txn_id,date,amont,rep_id\nT1,2026-01-05,10,A1\n",
+                   fx="period,currency\n2026-01,USD\n")
+    with pytest.raises(IcmError) as caught:
+        load_inputs(ws)
+    assert str(caught.value).splitlines() == [
+        "data/reps.csv:1: missing required column 'start_date'; add it to the header row (required: rep_id, "
+        "name, plan, start_date)",
+        "data/transactions.csv:1: missing required column 'amount' (did you mean 'amont'? rename that header "
+        "to amount)",
+        "data/fx.csv:1: missing required column 'rate'; add it to the header row (required: period, currency, "
+        "rate)",
+    ]
