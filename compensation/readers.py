@@ -112,6 +112,8 @@ def _read_csv(path: Path, source: str) -> RawTable:
     try:
         table = _arrow_csv(path, names, delimiter)
     except pa.ArrowInvalid as exc:
+        if "utf8" in str(exc).lower():
+            raise IcmError.at(source, None, messages.not_utf8()) from exc
         if "straddl" not in str(exc):
             raise IcmError.at(source, None, _csv_fault(path, delimiter, len(names))) from exc
         # A cell longer than a block (1 MB) with quotes inside: read the file as one block.
