@@ -97,8 +97,8 @@ def test_workbook_types_totals_and_no_formulas(tmp_path):
 def test_render_run_writes_every_file(tmp_path):
     result = sample_result(tmp_path)
     paths = render_run(result, tmp_path / "stage")
-    assert sorted(p.name for p in paths) == ["exceptions.csv", "payouts.csv", "payouts.xlsx",
-                                             "payroll.csv"]
+    assert sorted(p.name for p in paths) == ["exceptions.csv", "journal.csv", "liability.csv", "payouts.csv",
+                                             "payouts.xlsx", "payroll.csv"]
     stage = tmp_path / "stage"
     assert (stage / "payouts.csv").read_bytes() == payouts_csv(result.register)
     payroll = pd.read_csv(stage / "payroll.csv", dtype=str)
