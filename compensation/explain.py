@@ -17,8 +17,8 @@ from compensation.errors import IcmError
 from compensation.money import cents_to_decimal, format_cents
 from compensation.plan import Component, Plan
 from compensation.results import RunResult
-from compensation.timing import explain_timing
 from compensation.tiers import marginal_edges, marginal_slices
+from compensation.timing import explain_timing
 
 
 def money(cents) -> str:
