@@ -225,8 +225,9 @@ def test_structural_faults_of_every_table_are_reported_together(tmp_path):
 
 def test_latin1_text_after_a_plain_header_is_not_utf8_in_our_words(tmp_path):
     ws = workspace(tmp_path)
+    rows = b"".join(b"T%d,2026-01-05,10,A1,Tea\n" % i for i in range(5000))  # past the header's read
     (tmp_path / "data" / "transactions.csv").write_bytes(
-        b"txn_id,date,amount,rep_id,product\nT1,2026-01-05,10,A1,Caf\xe9\n")
+        b"txn_id,date,amount,rep_id,product\n" + rows + b"T1,2026-01-05,10,A1,Caf\xe9\n")
     with pytest.raises(IcmError) as caught:
         read_table(ws, "transactions")
     assert str(caught.value) == "data/transactions.csv: is not UTF-8 text; save it as 'CSV UTF-8' or as .xlsx"
