@@ -117,6 +117,9 @@ def test_month_closes_in_the_browser(browser, tmp_path):
         go("/periods/2026-02")
         b.find_element(By.XPATH, "//button[text()='Run again']").click()
         wait_for("calculated and stored")
+        b.find_element(By.NAME, "rep").send_keys("carla")  # htmx filters the register in place
+        wait_for("3 lines")
+        assert "Ada Rossi" not in b.find_element(By.ID, "register").text
         b.find_element(By.ID, "submit").click()
         wait_for("Submitted for approval")
         shot("month-review")

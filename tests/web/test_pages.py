@@ -74,3 +74,19 @@ def test_month_review_totals_against_the_last_closed_month(served):
         assert "Not submitted yet." in page
         filtered = _text(appr.get("/periods/2026-02/register", params={"rep": "carla"}).text)
     assert "3 lines · total 3,350.00" in filtered and "Carla Conti adjustment" in filtered
+
+
+def test_several_users_at_once(served):
+    from concurrent.futures import ThreadPoolExecutor
+
+    roles = ["finance", "approver", "manager", "rep", "other_rep"]
+    clients = [served.login(role) for role in roles]
+    paths = ["/periods/2026-02", "/periods", "/reps/M01", "/reps/A01/periods/2026-01", "/reps/B01"]
+    try:
+        with ThreadPoolExecutor(5) as pool:
+            codes = list(pool.map(lambda pair: pair[0].get(pair[1]).status_code, zip(clients * 3, paths * 3,
+                                                                                    strict=True)))
+    finally:
+        for c in clients:
+            c.close()
+    assert codes == [200] * 15
