@@ -120,3 +120,87 @@ def test_adjustments_paid_once_and_late_rows_held(acme):
     assert icm("run", acme, "--period", "2026-04").exit_code == 0
     exceptions = (acme / "out" / "2026-04" / "exceptions.csv").read_text()
     assert "2026-02 is closed; date it in 2026-04" in exceptions
+
+
+# -- every command's exit codes ---------------------------------------------------------------
+
+WORKSPACE_COMMANDS = [
+    ["validate"], ["run", "--period", "2026-02"], ["close", "--period", "2026-02"],
+    ["explain", "--period", "2026-02", "--rep", "A01"], ["statements", "--period", "2026-02"],
+    ["history"], ["diff", "--period", "2026-02"],
+]
+
+
+@pytest.mark.parametrize("command", WORKSPACE_COMMANDS, ids=[c[0] for c in WORKSPACE_COMMANDS])
+def test_a_missing_workspace_exits_2_with_one_message(command, tmp_path):
+    done = icm(command[0], tmp_path / "nowhere", *command[1:])
+    assert done.exit_code == 2, done.output
+    assert "no workspace at" in done.output and "Traceback" not in done.output
+
+
+def test_an_unexpected_failure_exits_1_with_one_line(acme, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk controller on fire")
+
+    monkeypatch.setattr(cycle, "run", broken)
+    monkeypatch.delenv("ICM_DEBUG", raising=False)
+    done = icm("run", acme, "--period", "2026-02")
+    assert done.exit_code == 1
+    assert " ".join(done.output.split()) == ("internal error: RuntimeError: disk controller on fire "
+                                             "(set ICM_DEBUG=1 for details)")
+
+
+def test_a_bad_plan_through_run_exits_2_without_a_traceback(acme):
+    plan = acme / "plans" / "flat.yaml"
+    plan.write_text(plan.read_text().replace("rate: 5%", "rte: 5%"))
+    done = icm("run", acme, "--period", "2026-02")
+    assert done.exit_code == 2
+    assert "plans/flat.yaml:" in done.output and "did you mean 'rate'" in done.output
+    assert "Traceback" not in done.output and not (acme / "out").exists()
+
+
+def test_statements_render_the_committed_run_and_say_when_inputs_changed(acme):
+    assert icm("run", acme, "--period", "2026-02").exit_code == 0
+    tx = acme / "data" / "transactions.csv"
+    tx.write_text(tx.read_text() + "T9,2026-02-20,1000.00,EUR,A01,new,\n")
+    done = icm("statements", acme, "--period", "2026-02")
+    assert done.exit_code == 0, done.output
+    text = " ".join(done.output.split())
+    assert "the inputs changed since run 1 of 2026-02" in text
+    assert "1 statements of run 1 of 2026-02" in text
+    assert (acme / "out" / "2026-02" / "statements" / "A01.pdf").is_file()
+    assert icm("statements", acme, "--period", "2026-03").exit_code == 2  # no run yet
+
+
+def test_validate_strict_exits_2_on_holds_and_period_checks_quota_coverage(acme):
+    assert icm("validate", acme).exit_code == 0
+    (acme / "data" / "quotas.csv").write_text("rep_id,component,period,amount\n")
+    plan = acme / "plans" / "flat.yaml"
+    plan.write_text(plan.read_text().replace("- {from: 0%, rate: 5%}", "- {from: 0%, rate: 5%}\n"
+                                             "        - {from: 100%, rate: 8%}"))
+    assert icm("validate", acme).exit_code == 0  # no month: quota coverage is not checked
+    done = icm("validate", acme, "--period", "2026-02")
+    assert done.exit_code == 0 and "no quota for component" in " ".join(done.output.split())
+    done = icm("validate", acme, "--period", "2026-02", "--strict")
+    assert done.exit_code == 2 and "hold reps (--strict)" in done.output
+    # and a run of that month holds exactly what validate reported
+    run = icm("run", acme, "--period", "2026-02")
+    assert run.exit_code == 0 and "(1 reps held)" in " ".join(run.output.split())
+
+
+def test_align_and_quotas_through_the_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    ws = tmp_path / "terr"
+    assert icm("init", ws).exit_code == 0
+    (ws / "data" / "reps.csv").write_text(
+        "rep_id,name,plan,start_date,end_date\nR1,Ann,ae-2026,2026-01-01,\nR2,Bob,ae-2026,2026-01-01,\n")
+    (ws / "data" / "accounts.csv").write_text(
+        "account_id,name,region,potential,lat,lon,current_rep\n"
+        "A1,Alpha,N,100,45.0,9.0,R1\nA2,Beta,N,100,45.1,9.1,R1\nA3,Gamma,N,100,45.2,9.2,R2\nA4,Delta,N,100,45.3,9.3,R2\n")
+    (ws / "plans" / "even.yaml").write_text("alignment:\n  objective: disruption\n  balance: {potential: 0.10}\n")
+    done = icm("align", ws, "--scenario", "plans/even.yaml")
+    assert done.exit_code == 0, done.output
+    assignments = (ws / "out" / "alignment" / "assignments.csv").read_text().splitlines()
+    assert assignments[0].startswith("account_id,rep_id")
+    assert len(assignments) == 5
+    assert icm("align", ws, "--scenario", "plans/missing.yaml").exit_code == 2
