@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from territories.blocks import BlockSolve, Event, heard, solve_block, start_plan
+from territories.blocks import BlockSolve, Event, heard, solve_block, start_plan, widened
 from territories.contiguity import adjacency_for, align_contiguous, broken_territories
 from territories.feasibility import diagnose, moved_infeasible, necessary_conditions
 from territories.instance import (
@@ -25,6 +25,7 @@ from territories.instance import (
     blocks_of,
     build_instance,
     moved_budget,
+    pair_cost,
 )
 from territories.model import cost_scale
 from territories.scenario import AlignmentScenario
@@ -127,7 +128,7 @@ def _result(inst: Instance, choice: np.ndarray, solves: list[BlockSolve], clock,
         objective = max_deviation(inst, choice, np.arange(inst.n))
         bound = max(s.bound for s in solves)
     else:
-        objective = float(inst.cost[choice[inst.cand_acc] == inst.cand_rep].sum())
+        objective = float(pair_cost(inst, np.arange(inst.n), choice).sum())
         if sc.objective == "disruption":  # report potential moved, without the tie-break
             objective = float(inst.pot[inst.owned & (choice != inst.cur)].sum())
         bound = sum(s.bound for s in solves) * cost_scale(inst)
@@ -153,11 +154,13 @@ def _solve_blocks(inst: Instance, blocks: list[np.ndarray], clock: _Clock, *,
                   with_max_moved: bool) -> list[BlockSolve]:
     """Start every block, then solve each with a share of the time left."""
     opts = inst.scenario.solver
-    starts = []
+    starts, views = [], []
     for b in blocks:
-        plan, ok = start_plan(inst, b, max(opts.time_limit / (3 * len(blocks)), 1.0),
-                              with_max_moved)
+        share = max(opts.time_limit / (3 * len(blocks)), 1.0)
+        view = widened(inst, b, with_max_moved, time.perf_counter() + share)
+        plan, ok = start_plan(view, b, share, with_max_moved)
         starts.append((plan, ok))
+        views.append(view)
     merged = np.full(inst.n, -1, dtype=np.int64)
     for (plan, _), b in zip(starts, blocks, strict=True):
         merged[b] = plan[b]
@@ -171,10 +174,11 @@ def _solve_blocks(inst: Instance, blocks: list[np.ndarray], clock: _Clock, *,
     for i, b in enumerate(blocks):
         budget = max((opts.time_limit - clock()) / (len(blocks) - i), 0.5)
         plan, ok = starts[i]
-        solved = solve_block(inst, b, plan, ok and moved_ok, budget, with_max_moved=with_max_moved,
+        solved = solve_block(views[i], b, plan, ok and moved_ok, budget,
+                             with_max_moved=with_max_moved,
                              on_plan=heard(i, len(blocks), scale, clock, clock.on_event))
         if solved.status == "infeasible":
-            raise InfeasibleError(*diagnose(inst, b, with_max_moved=with_max_moved))
+            raise InfeasibleError(*diagnose(views[i], b, with_max_moved=with_max_moved))
         if solved.status == "none":
             raise NoSolutionError(
                 f"no alignment found within {opts.time_limit:g} s: tried {opts.name} "

@@ -14,13 +14,14 @@ The bound reported is the full model's LP bound when step 2 ran, else the MILP's
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from territories.instance import Instance, full_pair_chunks
+from territories.instance import DEFAULT_K, Instance, candidate_pairs, full_pair_chunks, pair_cost
 from territories.model import build_model, pair_columns, start_values
 from territories.repair import repair, rounded, start_choice, violation
 from territories.solvers import Progress, lp_solve, run_model
@@ -52,6 +53,37 @@ class Event:
     objective: float = math.nan
     bound: float = math.nan
     gap: float = math.nan
+
+
+def widened(inst: Instance, block: np.ndarray, with_max_moved: bool, deadline: float) -> Instance:
+    """The instance with enough candidates for the block's LP relaxation to be feasible.
+
+    Nearest-rep lists can miss the chains a crowded metro needs (its reps all above their
+    maximum, the reps with room far away): while the restricted LP is infeasible, k
+    doubles; at k = number of reps it is the full model.
+    """
+    k = inst.scenario.candidates or DEFAULT_K
+    while inst.restricted and time.perf_counter() < deadline:
+        model = build_model(inst, block, relax=True, with_max_moved=with_max_moved)
+        lp = lp_solve(model, max(deadline - time.perf_counter(), 1.0), inst.scenario.solver.threads)
+        if lp.status != "infeasible":
+            return inst
+        k *= 2
+        other = ~np.isin(inst.cand_acc, block)
+        if k >= inst.m:
+            chunks = list(full_pair_chunks(inst, block))
+            acc = np.concatenate([c[0] for c in chunks])
+            rep = np.concatenate([c[1] for c in chunks])
+        else:
+            acc, rep = candidate_pairs(inst, inst.fair_pot, k)
+            keep = np.isin(acc, block)
+            acc, rep = acc[keep], rep[keep]
+        inst = dataclasses.replace(
+            inst, cand_acc=np.concatenate([inst.cand_acc[other], acc]),
+            cand_rep=np.concatenate([inst.cand_rep[other], rep]),
+            cost=np.concatenate([inst.cost[other], pair_cost(inst, acc, rep)]),
+            restricted=k < inst.m)
+    return inst
 
 
 def start_plan(inst: Instance, block: np.ndarray, seconds: float,
@@ -154,6 +186,8 @@ def solve_block(inst: Instance, block: np.ndarray, start: np.ndarray, start_ok: 
     left = max(budget - (time.perf_counter() - t0), 0.5)
     solved = run_model(model, opts.name, left, opts.gap, opts.threads, start=warm,
                        on_progress=on_plan)
+    if solved.status == "infeasible" and inst.restricted:
+        solved = dataclasses.replace(solved, status="none")  # proves nothing of the full model
     if solved.status in ("infeasible", "none"):
         if start_ok:
             objective = float((model.cost * warm).sum())

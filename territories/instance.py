@@ -21,7 +21,7 @@ from territories.geo import haversine_km, nearest, rep_homes
 from territories.scenario import AlignmentScenario
 
 FULL_PAIRS = 250_000  # above this many allowed pairs, candidate lists are used
-DEFAULT_K = 10
+DEFAULT_K = 12
 TIE_BREAK = 1e-7  # travel in a disruption plan, priced at 1e-7 of the total potential
 
 
@@ -285,6 +285,7 @@ def candidate_pairs(shape: _Shape, fair_pot: np.ndarray, k: int) -> tuple[np.nda
             enough = np.searchsorted(np.cumsum(shape.pot[cand]), 3 * fair_pot[r]) + 1
             take = cand[:max(enough, 1)]
             pairs.append(np.column_stack([take, np.full(len(take), r)]))
+        pairs += _transport_pairs(shape, fair_pot, ok, lat, lon, max(k // 2, 2))
     else:
         # no geography: k reps spread over the list, deterministically
         step = max(m // k, 1)
@@ -299,6 +300,41 @@ def candidate_pairs(shape: _Shape, fair_pot: np.ndarray, k: int) -> tuple[np.nda
     pairs.append(stay_pairs)
     both = np.unique(np.concatenate(pairs), axis=0)
     return both[:, 0].astype(np.int64), both[:, 1].astype(np.int64)
+
+
+def _transport_pairs(shape: _Shape, fair_pot, ok, lat, lon, k: int) -> list[np.ndarray]:
+    """Pairs that let potential flow from reps above their fair share to reps below it.
+
+    Moving an account straight from an over-loaded rep to an under-loaded one counts once
+    in `disruption`; a chain through full reps counts twice. So each account of an
+    over-loaded rep also gets its k nearest under-loaded reps, and each under-loaded rep
+    the nearest accounts of over-loaded reps worth three times its shortfall.
+    """
+    n, m = len(shape.pot), len(shape.cap)
+    owned = shape.cur >= 0
+    load = np.bincount(shape.cur[owned], weights=shape.pot[owned], minlength=m)
+    over, under = load > fair_pot, (load < fair_pot) & (shape.cap > 0)
+    if not over.any() or not under.any():
+        return []
+    out = []
+    rows = np.flatnonzero(owned & over[np.maximum(shape.cur, 0)] | ~owned)
+    under_idx = np.flatnonzero(under)
+    near = nearest(lat[rows], lon[rows], shape.homes[under_idx, 0], shape.homes[under_idx, 1], k,
+                   lambda r: ok(rows[r])[:, under_idx])
+    acc = np.repeat(rows, near.shape[1])
+    rep = near.reshape(-1)
+    out.append(np.column_stack([acc[rep >= 0], under_idx[rep[rep >= 0]]]))
+    # each under-loaded rep: nearest accounts of over-loaded reps, three times its shortfall
+    donors = np.flatnonzero(owned & over[np.maximum(shape.cur, 0)])
+    best = nearest(shape.homes[under_idx, 0], shape.homes[under_idx, 1], lat[donors],
+                   lon[donors], min(len(donors), max(20, 4 * n // max(m, 1))),
+                   lambda r: ok(donors).T[under_idx[r]])
+    for j, r in enumerate(under_idx):
+        cand = donors[best[j][best[j] >= 0]]
+        enough = np.searchsorted(np.cumsum(shape.pot[cand]), 3 * (fair_pot[r] - load[r])) + 1
+        take = cand[:max(enough, 1)]
+        out.append(np.column_stack([take, np.full(len(take), r)]))
+    return out
 
 
 def blocks_of(inst: Instance) -> list[np.ndarray]:

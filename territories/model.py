@@ -55,9 +55,14 @@ class Model:
 
 
 def cost_scale(inst: Instance) -> float:
-    """Mean positive pair cost: model objective units, so coefficients stay near 1."""
-    positive = inst.cost[inst.cost > 0]
-    return float(positive.mean()) if len(positive) else 1.0
+    """Objective units per model unit, so coefficients stay near 1; the same for every
+    block and every widening of the candidate lists."""
+    objective = inst.scenario.objective
+    if objective == "disruption":
+        return float(inst.pot.mean()) or 1.0
+    if objective == "distance":
+        return 100.0 * (float(inst.wl.mean()) or 1.0)
+    return 1.0
 
 
 def block_reps(inst: Instance, block: np.ndarray) -> np.ndarray:
