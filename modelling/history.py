@@ -2,7 +2,8 @@
 
 History is the committed run of the latest closed month: its rule-8 line periods
 (credited, quota and attainment of every period of that fiscal year to date) and its
-credited transactions. Only periods that ended by that month count.
+credited transactions. A period still running counts pro rata (`elapsed`: the share of
+its months closed); period-to-period spread is read from completed periods only.
 """
 
 from __future__ import annotations
@@ -23,19 +24,22 @@ class History:
 
     year: int
     last_month: int  # month index of the latest closed month
-    periods: pd.DataFrame  # rep_id, plan_id, line, kind, attainment_period, credited, quota, attainment
+    periods: pd.DataFrame  # rep_id, plan_id, line, kind, attainment_period, credited, quota, attainment, elapsed
     credits: pd.DataFrame  # credited transactions of the year to date (the run's `credits`)
     plans: dict
     months_closed: int = 12
 
     def levels(self, role: str) -> pd.DataFrame:
-        """Per rep of the role (rows) and component (columns): credited / quota over the year's completed periods."""
+        """Per rep of the role (rows) and component (columns): credited / quota over the year to date.
+
+        A period still running counts with the part of its quota for its closed months.
+        """
         rows = self.periods[(self.periods["plan_id"] == role) & (self.periods["kind"] == "component")
                             & (self.periods["quota"] > 0)]
         if rows.empty:
             return pd.DataFrame()
-        sums = rows.groupby(["rep_id", "line"])[["credited", "quota"]].sum()
-        return (sums["credited"] / sums["quota"]).unstack("line")
+        sums = rows.assign(due=rows["quota"] * rows["elapsed"]).groupby(["rep_id", "line"])[["credited", "due"]].sum()
+        return (sums["credited"] / sums["due"]).unstack("line")
 
     def baseline(self, plan) -> pd.Series:
         """Yearly credited cents per (rep_id, quota key) of the plan's components, annualised from the closed months."""
@@ -55,7 +59,7 @@ class History:
         on = {b.id: b.component for b in plan.bonuses}
         on.update({c.id: c.id for c in plan.components if c.attainment_period != "year"})
         rows = self.periods[(self.periods["plan_id"] == role) & self.periods["line"].isin(list(on))]
-        rows = rows[rows["quota"] > 0]
+        rows = rows[(rows["quota"] > 0) & (rows["elapsed"] == 1.0)]
         if rows.empty:
             return None
         comp = rows["line"].map(on)
@@ -81,10 +85,12 @@ def load_history(ws: Workspace) -> History | None:
     lp = lp[lp["kind"].isin(["component", "bonus", "spif"])].copy()
     plan_of = run.register.drop_duplicates("rep_id").set_index("rep_id")["plan_id"]
     lp["plan_id"] = lp["rep_id"].map(plan_of)
-    ends = {p: ws.calendar.bounds(p)[1] for p in lp["attainment_period"].dropna().unique()}
-    done = lp["attainment_period"].map(ends) <= last_month
-    cols = ["rep_id", "plan_id", "line", "kind", "attainment_period", "credited", "quota", "attainment"]
-    periods = lp.loc[done.fillna(False).to_numpy(bool), cols].reset_index(drop=True)
+    bounds = {p: ws.calendar.bounds(p) for p in lp["attainment_period"].dropna().unique()}
+    elapsed = {p: min(1.0, max(0.0, (last_month - first + 1) / (last - first + 1)))
+               for p, (first, last) in bounds.items()}
+    lp["elapsed"] = lp["attainment_period"].map(elapsed).fillna(0.0)
+    cols = ["rep_id", "plan_id", "line", "kind", "attainment_period", "credited", "quota", "attainment", "elapsed"]
+    periods = lp.loc[(lp["elapsed"] > 0).to_numpy(bool), cols].reset_index(drop=True)
     for c in ("credited", "quota", "attainment"):
         periods[c] = pd.to_numeric(periods[c], errors="coerce").astype(float)
     year = ws.calendar.fiscal_year(last_month)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,23 @@ def test_benchmark_prints_its_figures():
     assert done.returncode == 0, done.stderr
     last = done.stdout.strip().splitlines()[-1]
     assert last.startswith("draws=40 reps=200 seconds=")
+
+
+def test_landing_after_one_quarter_brackets_the_year(demo_year, tmp_path):
+    folder, _, paid = demo_year
+    for part in ("icm.yaml", "plans", "data"):
+        source = folder / part
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / part)
+        else:
+            shutil.copy(source, tmp_path / part)
+    quarter = ("2026-01", "2026-02", "2026-03")
+    for period in quarter:
+        cycle.run(tmp_path, period)
+        cycle.close(tmp_path, period)
+    result = landing(tmp_path, draws=400, seed=3)
+    assert result.last_closed == "2026-03"
+    assert result.paid_to_date == int(paid[paid["period"].isin(quarter)]["amount"].sum())
+    assert result.paid_to_date < result.quantile(0.1) < result.quantile(0.5) < result.quantile(0.9)
+    year = int(paid["amount"].sum())
+    assert 0.75 * year < result.quantile(0.5) < 1.25 * year
