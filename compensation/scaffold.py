@@ -1,4 +1,4 @@
-"""`icm init`: a new, empty workspace with template plans and header-only data tables.
+"""A new, empty workspace with template plans and header-only data tables (`icm init`).
 
 The templates are package data (`plans/templates/*.yaml`), read through
 `importlib.resources` so that an installed (non-editable) package works too.

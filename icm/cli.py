@@ -23,7 +23,7 @@ from compensation import cycle
 from compensation.errors import IcmError
 from compensation.explain import explain_rep
 from compensation.money import format_cents
-from compensation.workspace import init_workspace
+from compensation.scaffold import init_workspace
 from icm import audit_commands, demo_command, model_command, territory_commands, web_commands
 from reports.publish import Publisher
 from reports.rendering import render_statements
@@ -68,10 +68,6 @@ def _handled(fn):
     return wrapper
 
 
-def _workspace(path: Path):
-    return cycle.open_workspace(path)
-
-
 @app.command()
 def init(directory: Annotated[Path, typer.Argument(help="Folder to create.")]):
     """Create an empty workspace with template plans and header-only data files."""
@@ -90,7 +86,7 @@ def validate(
     strict: Annotated[bool, typer.Option(help="Row problems that hold a rep are errors (exit 2).")] = False,
 ):
     """Check plans, scenario files and tables (and, with --period, the month) without writing anything."""
-    ws = _workspace(workspace)
+    ws = cycle.open_workspace(workspace)
     report = cycle.check(ws, period)
     problems = list(report.problems) + validate_territory_inputs(ws)
     month = f" for {period}" if period else ""
@@ -136,7 +132,7 @@ def run(
         def progress(done: int, total: int) -> None:
             bar.update(task, description="statements", completed=done, total=total)
 
-        outcome = cycle.run(_workspace(workspace), period, strict=strict, by=by,
+        outcome = cycle.run(workspace, period, strict=strict, by=by,
                             publisher=Publisher(statements=statements, progress=progress))
     _say_notes(outcome.notes)
     result = outcome.result
@@ -161,7 +157,7 @@ def close(
     reason: Annotated[str | None, typer.Option(help="Why a month is closed without approval.")] = None,
 ):
     """Lock the month's last run: closed months never change."""
-    outcome = cycle.close(_workspace(workspace), period, by=by, force=force, reason=reason, publisher=Publisher())
+    outcome = cycle.close(workspace, period, by=by, force=force, reason=reason, publisher=Publisher())
     _say_notes(outcome.notes)
     console.print(f"Closed {period} (run {outcome.run_number} of {period}).")
     for warning in outcome.warnings:
@@ -175,7 +171,7 @@ def explain(
     rep: Annotated[str, typer.Option("--rep", "-r", help="rep_id to explain.")] = ...,
 ):
     """Print the full calculation trace of one rep's month (a dry run: nothing is written)."""
-    result = cycle.dry_run(_workspace(workspace), period)
+    result = cycle.dry_run(workspace, period)
     console.print(explain_rep(result, rep), highlight=False, markup=False, soft_wrap=True)
 
 
@@ -186,7 +182,7 @@ def statements(
     rep: Annotated[list[str] | None, typer.Option("--rep", "-r", help="Only these rep_ids (repeatable).")] = None,
 ):
     """Render PDF statements of the month's committed run into out/PERIOD/statements/."""
-    ws = _workspace(workspace)
+    ws = cycle.open_workspace(workspace)
     committed = cycle.committed_run(ws, period)
     result = committed.result
     unknown = sorted(set(rep or ()) - set(result.register["rep_id"]))
