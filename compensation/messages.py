@@ -61,8 +61,20 @@ def rep_id(column: str, value: str) -> str:
             f"rename it, e.g. '{fixed}'")
 
 
+_EXCEL_ERRORS = ("#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NAME?", "#NULL!", "#SPILL!", "#CALC!")
+
+
+def excel_error(column: str, value: str) -> str | None:
+    """A formula's error value (#DIV/0!, #N/A, ...) as Excel stored it, else None."""
+    if value.strip().upper() not in _EXCEL_ERRORS:
+        return None
+    return f"{column} is the Excel error {value.strip()}; correct the formula in the file and save it again"
+
+
 def number(column: str, value: str) -> str:
     """A cell that is not a plain decimal number, with the number the user most likely meant."""
+    if error := excel_error(column, value):
+        return error
     base = f"{column} '{value}' is not a decimal number"
     text = value.replace(" ", "").replace("\u00a0", "")
     if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", text):
@@ -101,6 +113,8 @@ def shares_total(units: int) -> str:
 
 def date(column: str, value: str) -> str:
     """A cell that is not an ISO date, with the date the user most likely meant."""
+    if error := excel_error(column, value):
+        return error
     base = f"{column} '{value}' is not YYYY-MM-DD"
     text = value.strip()
     m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)

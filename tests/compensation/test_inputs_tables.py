@@ -231,3 +231,16 @@ def test_latin1_text_after_a_plain_header_is_not_utf8_in_our_words(tmp_path):
     with pytest.raises(IcmError) as caught:
         read_table(ws, "transactions")
     assert str(caught.value) == "data/transactions.csv: is not UTF-8 text; save it as 'CSV UTF-8' or as .xlsx"
+
+
+def test_an_excel_error_value_is_named_as_one(tmp_path):
+    ws = workspace(tmp_path)
+    write_xlsx(tmp_path / "data" / "transactions.xlsx", [
+        ["txn_id", "date", "amount", "rep_id"],
+        ["T1", "#N/A", "#DIV/0!", "A1"],
+    ])
+    _, problems, _ = read_table(ws, "transactions")
+    assert [p.reason for p in problems] == [
+        "date is the Excel error #N/A; correct the formula in the file and save it again",
+        "amount is the Excel error #DIV/0!; correct the formula in the file and save it again",
+    ]
