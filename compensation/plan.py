@@ -316,16 +316,23 @@ class Commission(Model):
                 raise ValueError("method hybrid needs 'retroactive_to': the tier start up to which tiers are "
                                  "retroactive, e.g. retroactive_to: 100%")
             if self.retroactive_to not in [t.from_ for t in self.tiers[1:]]:
-                raise ValueError(f"retroactive_to {self.retroactive_to} is not the 'from' of a tier after the "
-                                 "first; use one of: " + ", ".join(str(t.from_) for t in self.tiers[1:]))
+                raise ValueError(f"retroactive_to {self._show(self.retroactive_to)} is not the 'from' of a tier "
+                                 "after the first; use one of: " + self._starts())
             if self.per == "transaction" or self.pays_amounts:
                 raise ValueError("method hybrid applies to a cumulative table of rates (per: period)")
         elif self.retroactive_to is not None:
             raise ValueError("'retroactive_to' needs method: hybrid")
         if self.accelerator is not None and self.accelerator.from_ not in [t.from_ for t in self.tiers[1:]]:
-            raise ValueError(f"the accelerator starts at {self.accelerator.from_}, which is not the 'from' of a "
-                             "tier after the first; use one of: " + ", ".join(str(t.from_) for t in self.tiers[1:]))
+            raise ValueError(f"the accelerator starts at {self._show(self.accelerator.from_)}, which is not the "
+                             "'from' of a tier after the first; use one of: " + self._starts())
         return self
+
+    def _show(self, value: Decimal) -> str:
+        """A tier start as the plan writes it: a percentage on attainment, else a number."""
+        return f"{(value * 100).normalize():f}%" if self.basis == "attainment" else f"{value.normalize():f}"
+
+    def _starts(self) -> str:
+        return ", ".join(self._show(t.from_) for t in self.tiers[1:])
 
     @property
     def pays_amounts(self) -> bool:

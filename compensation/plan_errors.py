@@ -42,6 +42,8 @@ _EXAMPLES = {
     "points": "[[0%, 0%], [100%, 100%]]", "component": "new_business", "min_attainment": "100%",
     "per": "quarter", "amount": "2000", "per_transaction": "250", "periods": "3",
     "window_days": "90", "where": "{product: Platform}", "factor": "1.5",
+    "retroactive_to": "100%", "band_by": "quantity", "quota_proration": "months",
+    "quota_weights": "{Q1: 20%, Q2: 20%, Q3: 20%, Q4: 40%}",
 }
 _SHAPES = {
     "tier": "{from: 100%, rate: 8%}", "component": "{id: new_business, commission: {tiers: [...]}}",
@@ -54,6 +56,8 @@ _SHAPES = {
     "gate": "{component: new_business, min_attainment: 50%}",
     "measure": "{where: {type: new}}", "commission": "{tiers: [{from: 0%, rate: 5%}]}",
     "payout_curve": "{weight: 30%, points: [[0%, 0%], [100%, 100%]]}",
+    "accelerator": "{from: 100%, min_attainment: 100%}",
+    "quota_weights": "{Q1: 20%, Q2: 20%, Q3: 20%, Q4: 40%}",
 }
 _ITEM_NAMES = {"components": "component", "bonuses": "bonus", "spifs": "SPIF",
                "tiers": "tier", "points": "point", "multipliers": "multiplier"}
@@ -95,7 +99,7 @@ def translate_error(doc: YamlDoc, err: Mapping[str, Any], model: type[BaseModel]
     where = subject(doc, parent, model)
     value = doc.get(*loc)
     field_kind = _field_kind(model, loc)
-    if "tiers" in loc and doc.get(*loc[:loc.index("tiers")], "basis") == "amount":
+    if "tiers" in loc and loc[-1] != "tiers" and doc.get(*loc[:loc.index("tiers")], "basis") == "amount":
         field_kind = "amount"  # with basis: amount, a tier's `from` is a currency amount
 
     def at(message: str) -> Located:

@@ -170,6 +170,11 @@ def _reference_problems(doc: YamlDoc) -> list[Located]:
         if isinstance(gate, dict) and isinstance(gate.get("component"), str):
             errors.extend(_missing_component(
                 doc, ("components", i, "gate"), gate["component"], component_ids))
+        commission = comp.get("commission")
+        accelerator = commission.get("accelerator") if isinstance(commission, dict) else None
+        if isinstance(accelerator, dict) and isinstance(accelerator.get("component"), str):
+            errors.extend(_missing_component(
+                doc, ("components", i, "commission", "accelerator"), accelerator["component"], component_ids))
     for i, bonus in enumerate(_items(doc, "bonuses")):
         if isinstance(bonus.get("component"), str):
             errors.extend(_missing_component(
