@@ -17,8 +17,8 @@ renderer version) instead of being laid out again.
 from __future__ import annotations
 
 import atexit
+import copy
 import hashlib
-import io
 import json
 import math
 import mimetypes
@@ -210,8 +210,12 @@ class _Engine:
                               f"statement template failed: {err}") from None
 
     def render_batch(self, statements: list[Statement]) -> list[tuple[str, bytes, int]]:
-        """Lay the batch out as one document, split it per statement: (rep_id, pdf, pages)."""
-        from pypdf import PdfReader, PdfWriter
+        """Lay the batch out as one document, write each statement's pages: (rep_id, pdf, pages).
+
+        One layout (one HTML parse, one style cascade) for the batch; each statement's
+        pages are then written on their own, which costs no more than one write of the
+        whole batch and saves re-reading it to split it.
+        """
         from weasyprint import HTML
 
         document = HTML(string=self.html(statements), url_fetcher=self.fetcher).render(
@@ -221,20 +225,17 @@ class _Engine:
             for anchor in page.anchors:
                 if anchor.startswith("statement-"):
                     starts.setdefault(int(anchor.removeprefix("statement-")), number)
-        pdf = document.write_pdf()
-        if len(statements) == 1:
-            return [(statements[0].rep_id, pdf, len(document.pages))]
-        reader = PdfReader(io.BytesIO(pdf))
-        bounds = [starts[i] for i in range(len(statements))] + [len(reader.pages)]
+        if len(starts) != len(statements):
+            raise IcmError("templates/document.html: every statement needs its section with "
+                           "id=\"statement-N\" (as in the package's document.html); restore that id")
+        bounds = [starts[i] for i in range(len(statements))] + [len(document.pages)]
         out = []
         for i, statement in enumerate(statements):
-            writer = PdfWriter()
-            for number in range(bounds[i], bounds[i + 1]):
-                writer.add_page(reader.pages[number])
-            writer.add_metadata({"/Title": statement.title, "/Creator": "icm"})
-            buffer = io.BytesIO()
-            writer.write(buffer)
-            out.append((statement.rep_id, buffer.getvalue(), bounds[i + 1] - bounds[i]))
+            part = document.copy(document.pages[bounds[i]:bounds[i + 1]])
+            part.metadata = copy.copy(document.metadata)  # copies share it otherwise
+            part.metadata.title = statement.title
+            part.metadata.generator = "icm"
+            out.append((statement.rep_id, part.write_pdf(), bounds[i + 1] - bounds[i]))
         return out
 
 
