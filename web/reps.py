@@ -171,17 +171,15 @@ def statement_pdf(request, session, form):
     rep_id, period = _rep_id(request), request.path_params["period"]
     data.check_rep(state, session, rep_id, period)
     run = data.committed(state, period)
-    key = (run.run_id, rep_id)
-    with _PDF_LOCK:
+    key = (state.ledger.url, run.run_id, rep_id)
+    if rep_id not in set(run.result.register["rep_id"]):
+        raise data.NotFound()
+    with _PDF_LOCK:  # one rendering at a time: the statement engine's fonts are per process, not per thread
         pdf = _PDFS.get(key)
-    if pdf is None:
-        if rep_id not in set(run.result.register["rep_id"]):
-            raise data.NotFound()
-        made = list(render_pdfs(iter_statements(run.result, [rep_id], run_id=str(run.run_id)), total=1,
-                                workspace_templates=state.ws.templates_dir, workers=1))
-        pdf = made[0][1]
-        with _PDF_LOCK:
-            _PDFS[key] = pdf
+        if pdf is None:
+            made = list(render_pdfs(iter_statements(run.result, [rep_id], run_id=str(run.run_id)), total=1,
+                                    workspace_templates=state.ws.templates_dir, workers=1))
+            pdf = _PDFS[key] = made[0][1]
             while len(_PDFS) > 64:
                 _PDFS.popitem(last=False)
     return Response(pdf, media_type="application/pdf",
