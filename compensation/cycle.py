@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +36,7 @@ from compensation.ledger_io import changes
 from compensation.lock import workspace_lock
 from compensation.periods import month_index
 from compensation.pipeline import calculate
+from compensation.plan import Plan
 from compensation.planfile import is_scenario, load_plans, load_workspace, load_yaml
 from compensation.prior import prior_state
 from compensation.results import InputFile, RunResult
@@ -111,7 +112,7 @@ class CheckReport:
     With a period, `problems` are exactly what a run of that month would report.
     """
 
-    plans: tuple[str, ...]
+    plans: Mapping[str, Plan]
     scenarios: tuple[Path, ...]
     rows: int
     problems: tuple[Problem, ...]
@@ -178,7 +179,7 @@ def check(workspace: Workspace | Path | str, period: str | None = None) -> Check
     if period is not None:
         result = dry_run(ws, period)
         problems = tuple(_problems_of(result.exceptions))
-    return CheckReport(tuple(report.plans), tuple(report.scenarios), report.rows, problems, period)
+    return CheckReport(dict(report.plans), tuple(report.scenarios), report.rows, problems, period)
 
 
 # -- the month ---------------------------------------------------------------------------

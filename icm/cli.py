@@ -25,6 +25,7 @@ from compensation.explain import explain_rep
 from compensation.money import format_cents
 from compensation.scaffold import init_workspace
 from icm import audit_commands, demo_command, model_command, territory_commands, web_commands
+from modelling.scenario import check_model_scenarios
 from reports.publish import Publisher
 from reports.rendering import render_statements
 from territories.checks import validate_territory_inputs
@@ -89,6 +90,7 @@ def validate(
     ws = cycle.open_workspace(workspace)
     report = cycle.check(ws, period)
     problems = list(report.problems) + validate_territory_inputs(ws)
+    check_model_scenarios(ws, report.plans)
     month = f" for {period}" if period else ""
     console.print(f"{len(report.plans)} plans, {len(report.scenarios)} scenario files, "
                   f"{report.rows} data rows checked{month}.")

@@ -26,6 +26,7 @@ from rich.table import Table
 from compensation.errors import IcmError
 from compensation.money import format_cents
 from demo_company.year import MONTHS, STATEMENTS, MonthSummary, build_and_run
+from icm.web_commands import add_demo_users, demo_instructions
 
 DEFAULT_DIR = Path("icm-demo")
 TOP_EARNERS = 5
@@ -65,6 +66,8 @@ def register(app: typer.Typer) -> None:
             months, paid = build_and_run(directory, statements=statements, on_month=on_month)
             progress.update(task, description="2026 closed")
         print_summary(console, directory, months, paid, time.perf_counter() - started)
+        # Users turn approvals on, so they are added once the year is closed.
+        console.print(demo_instructions(directory, add_demo_users(directory)), highlight=False)
 
 
 def print_summary(

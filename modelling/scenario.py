@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from compensation.errors import IcmError, Located
 from compensation.plan import Plan, parse_amount, parse_percent
 from compensation.plan_errors import dedupe, suggest
-from compensation.planfile import load_plan, load_yaml, plan_from_doc, translate_errors
+from compensation.planfile import load_plan, load_yaml, plan_files, plan_from_doc, translate_errors
 from compensation.settings import Workspace
 from compensation.yamlsafe import YamlDoc
 
@@ -249,3 +249,20 @@ def merge(base: Any, changes: Any, doc: YamlDoc, at: tuple) -> tuple[Any, dict[t
 
 def _by_id(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(x, dict) and "id" in x for x in value)
+
+
+def check_model_scenarios(ws: Workspace, plans: dict[str, Plan]) -> int:
+    """Validate every `model:` file in `plans/` (for `icm validate`); return how many were checked."""
+    errors: list[Located] = []
+    checked = 0
+    for path in plan_files(ws.plans_dir):
+        doc = load_yaml(path, ws.root)
+        if isinstance(doc.data, dict) and "model" in doc.data and "components" not in doc.data:
+            checked += 1
+            try:
+                load_scenario(path, ws, plans)
+            except IcmError as exc:
+                errors += exc.messages
+    if errors:
+        raise IcmError(*errors)
+    return checked

@@ -204,3 +204,10 @@ def test_align_and_quotas_through_the_command(tmp_path, monkeypatch):
     assert assignments[0].startswith("account_id,rep_id")
     assert len(assignments) == 5
     assert icm("align", ws, "--scenario", "plans/missing.yaml").exit_code == 2
+
+
+def test_validate_checks_modelling_scenarios_too(acme):
+    (acme / "plans" / "model.yaml").write_text("model:\n  candidates:\n    - {plan: flat-2026}\n  drawz: 100\n")
+    done = icm("validate", acme)
+    assert done.exit_code == 2
+    assert "plans/model.yaml:4: unknown key 'drawz' in model (did you mean 'draws'?)" in done.output
