@@ -109,7 +109,8 @@ def read_table(ws: Workspace, name: str, required: bool = True, *,
         kept = np.flatnonzero(filled)
         keep = pa.array(filled)
         texts = {h: c.filter(keep) for h, c in texts.items()}
-        formulas = {c: {int(k): cells[i] for k, i in enumerate(kept) if i in cells} for c, cells in formulas.items()}
+        # Formula rows are kept (filled): renumber them to their position among kept rows.
+        formulas = {c: {int(np.searchsorted(kept, i)): f for i, f in cells.items()} for c, cells in formulas.items()}
         rows, n = rows[filled], int(filled.sum())
 
     frame: dict[str, object] = {"row": rows}

@@ -244,3 +244,17 @@ def test_an_excel_error_value_is_named_as_one(tmp_path):
         "date is the Excel error #N/A; correct the formula in the file and save it again",
         "amount is the Excel error #DIV/0!; correct the formula in the file and save it again",
     ]
+
+
+def test_formula_rows_keep_their_row_numbers_past_blank_lines(tmp_path):
+    ws = workspace(tmp_path)
+    write_xlsx(tmp_path / "data" / "transactions.xlsx", [
+        ["txn_id", "date", "amount", "rep_id"],
+        [None, None, None, None],
+        ["T1", "2026-01-05", 10, "A1"],
+        [None, None, None, None],
+        ["T2", "2026-01-05", "=B4", "B2"],
+    ])
+    frame, problems, _ = read_table(ws, "transactions")
+    assert [(p.row, p.txn_id, p.reason[:30]) for p in problems] == [(5, "T2", "amount is a formula (=B4) that")]
+    assert frame["row"].tolist() == [3]
