@@ -7,17 +7,18 @@ reader can check it by hand.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
 
 from compensation.curves import curve_exact
 from compensation.errors import IcmError
-from compensation.money import cents_to_decimal, format_cents
-from compensation.plan import Component, Plan
+from compensation.money import cents_to_decimal, format_cents, to_decimal
+from compensation.plan import Commission, Component, Plan
+from compensation.rate_tables import transaction_earning
 from compensation.results import RunResult
-from compensation.tiers import marginal_edges, marginal_slices
+from compensation.tiers import band_index, marginal_edges, marginal_slices
 from compensation.timing import explain_timing
 
 
@@ -91,6 +92,9 @@ def _explain_line(
                 f"{c.amount:,.2f} {ccy} x share {c.share:g} x multiplier {c.multiplier:g} x fx {c.fx_rate:g} "
                 f"= {money(c.credited)}"
             )
+            if comp is not None and comp.commission and comp.commission.per == "transaction" and \
+                    getattr(c, "base", None) == getattr(c, "base", None) and getattr(c, "base", None) is not None:
+                out.append("      " + transaction_text(comp.commission, c))
         if comp is not None:
             out.append("    " + _arithmetic(comp, period))
         out.append(
@@ -109,11 +113,30 @@ def _component(plan: Plan | None, line_id: str) -> Component | None:
 
 
 def _describe(comp: Component) -> str:
+    """The component's rules in one line (public as `rule_text` for statements)."""
     if comp.commission:
         c = comp.commission
         unit = (lambda v: f"{v:,}") if c.basis == "amount" else pct
-        tiers = " | ".join(f"from {unit(t.from_)}: {pct(t.rate)}" for t in c.tiers)
-        text = f"{c.method} commission on {c.basis}, {comp.attainment_period} to date: {tiers}"
+        pays = (lambda t: f"{money(int(t.amount * 100))}") if c.pays_amounts else (lambda t: pct(t.rate))
+        tiers = " | ".join(f"from {unit(t.from_)}: {pays(t)}" for t in c.tiers)
+        if c.tiers[-1].to is not None:
+            tiers += f" (to {unit(c.tiers[-1].to)})"
+        table = "fixed amounts" if c.pays_amounts else "rates"
+        if c.per == "transaction":
+            how = "step" if c.method == "retroactive" else "split across bands"
+            by = f"the '{c.band_by}' column" if c.band_by else "its credited value"
+            text = f"{table} per transaction ({how}), band chosen by {by}: {tiers}"
+        elif c.method == "hybrid":
+            text = (f"hybrid commission on {c.basis} (retroactive up to {unit(c.retroactive_to)}, marginal above), "
+                    f"{comp.attainment_period} to date: {tiers}")
+        else:
+            kind = "commission" if not c.pays_amounts else "table of fixed amounts"
+            text = f"{c.method} {kind} on {c.basis}, {comp.attainment_period} to date: {tiers}"
+        if c.accelerator:
+            a = c.accelerator
+            over = "year-to-date" if a.over == "year_to_date" else f"{comp.attainment_period}"
+            text += (f"; tiers from {unit(a.from_)} pay only while {comp.accelerator_component}'s {over} attainment "
+                     f"is at least {pct(a.min_attainment)}, else the tier below")
     else:
         cv = comp.payout_curve
         pts = ", ".join(f"{pct(x)} -> {pct(y)}" for x, y in cv.points)
@@ -124,8 +147,58 @@ def _describe(comp: Component) -> str:
         text += f"; earnings capped at {comp.cap:,} per period"
     if comp.gate:
         text += f"; gated on {comp.gate.component} reaching {pct(comp.gate.min_attainment)}"
+    if comp.from_ or comp.to:
+        text += f"; counts transactions dated {comp.from_ or 'any time'} to {comp.to or 'any time'}"
+    if comp.quota_weights:
+        text += "; quota split by weights " + ", ".join(f"{k} {pct(v)}" for k, v in comp.quota_weights.items())
+    if comp.quota_proration == "months":
+        text += "; quota prorated by months (a month counts when the rep is assigned on its 15th)"
+    elif comp.quota_proration == "days":
+        text += "; quota prorated by the days of each month the rep is assigned"
     return text
 
+
+rule_text = _describe
+
+
+def transaction_text(rule: Commission, credit) -> str:
+    """One credit's earning under a per-transaction table: the band, the rate or amount, the share."""
+    band = to_decimal(float(credit.band)) if credit.band == credit.band else None
+    earned = transaction_earning(credit.base, credit.band, credit.share, credit.portion_num, credit.portion_den, rule)
+    shown = f"{money(int(earned.quantize(Decimal(1), rounding=ROUND_HALF_UP)))}"
+    if band is None:
+        return f"no number chooses its band: earns {shown}"
+    froms = [t.from_ for t in rule.tiers]
+    value = money(int(credit.base))
+    if rule.pays_amounts:
+        parts = ([(band_index(band, froms), None)] if rule.method == "retroactive"
+                 else [(k, part) for k, part in enumerate(marginal_slices(band, froms, rule.tiers[-1].to)) if part > 0])
+        words = " + ".join(f"{money(int(rule.tiers[k].amount * 100))}" if part is None else
+                           f"{money(int(rule.tiers[k].amount * 100))} x {_num(part)}/{_num(_width(rule, k))}"
+                           for k, part in parts) or "no band"
+        words = f"({words})" if len(parts) > 1 else words
+        text = f"band value {_num(band)}: {words} x share {credit.share:g}"
+    elif rule.method == "retroactive":
+        k = band_index(band, froms)
+        text = f"band {k + 1} (from {_num(froms[k])}): {value} x {pct(rule.tiers[k].rate)}"
+    else:
+        parts = marginal_slices(band, froms, rule.tiers[-1].to)
+        words = " + ".join(f"{_num(part)} x {pct(t.rate)}" for part, t in zip(parts, rule.tiers, strict=True) if part)
+        text = f"{words} of band value {_num(band)}" + ("" if rule.band_by is None else f", on {value}")
+    if credit.portion_num != 1 or credit.portion_den != 1:
+        text += f"; cancels {_num(to_decimal(-credit.portion_num))}/{_num(to_decimal(credit.portion_den))} of its original"
+    return f"{text} = {shown}"
+
+
+def _num(value: Decimal) -> str:
+    """A band figure without trailing zeros: 1,000 or 8 or 0.5."""
+    text = f"{value:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _width(rule: Commission, k: int) -> Decimal:
+    ends = [t.from_ for t in rule.tiers[1:]] + [rule.tiers[-1].to]
+    return ends[k] - rule.tiers[k].from_
 
 def _arithmetic(comp: Component, period) -> str:
     credited = int(period.credited) if period.credited == period.credited else 0
@@ -137,7 +210,23 @@ def _arithmetic(comp: Component, period) -> str:
         c = comp.commission
         position = credited / 100 if c.basis == "amount" else (att if att == att else 0.0)
         tier = max(i for i, t in enumerate(c.tiers) if float(t.from_) <= position) if position >= 0 else 0
-        if c.method == "retroactive":
+        accelerated = getattr(period, "accelerator_met", pd.NA)
+        if c.accelerator and accelerated is not pd.NA and not accelerated:
+            c = c.decelerated()
+        if c.per == "transaction":
+            body = "the sum of each transaction's earning above, rounded once"
+        elif c.pays_amounts:
+            body = f"{'band' if c.method == 'retroactive' else 'bands covered'} at {position:,.6g}"
+        elif c.method == "hybrid":
+            split = next(k for k, t in enumerate(c.tiers) if t.from_ == c.retroactive_to)
+            edges = marginal_edges(quota, c)
+            low = min(Decimal(credited), edges[split])
+            lower_tier = min(tier, split - 1)
+            above = [(max(Decimal(0), min(Decimal(credited), edges[k + 1] if k + 1 < len(edges) else Decimal(credited))
+                          - edges[k]), c.tiers[k]) for k in range(split, len(c.tiers))]
+            body = " + ".join([f"{money(round(low))} x {pct(c.tiers[lower_tier].rate)} (retroactive)"]
+                              + [f"{money(round(part))} x {pct(t.rate)}" for part, t in above if part > 0])
+        elif c.method == "retroactive":
             body = f"tier {tier + 1} rate {pct(c.tiers[tier].rate)} x {money(credited)}"
         else:
             parts = marginal_slices(Decimal(credited), marginal_edges(quota, c))
@@ -154,6 +243,14 @@ def _arithmetic(comp: Component, period) -> str:
         body = f"target {money(round(target)) if target == target else '-'} x curve({pct(att)}) {pct(y)}"
     if comp.cap is not None and period.earned_to_date == int(comp.cap * 100):
         body += f"; capped at {money(int(comp.cap * 100))}"
+    if comp.commission and comp.commission.accelerator:
+        met = getattr(period, "accelerator_met", pd.NA)
+        if met is not pd.NA and met == met:
+            body += (f"; accelerator condition {'met' if met else 'NOT met: tiers from '}"
+                     + ("" if met else f"{pct(comp.commission.accelerator.from_)} pay the tier below"))
+    share = getattr(period, "quota_share", None)
+    if isinstance(share, str):
+        body += f"; quota prorated: the rep counts for {share} of the period"
     gate = getattr(period, "gate_open", pd.NA)
     if comp.gate and gate is not pd.NA:
         body += f"; gate on {comp.gate.component} {'open' if gate else 'CLOSED: earned held at 0'}"
