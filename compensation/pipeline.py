@@ -312,8 +312,11 @@ def credit_detail(comp_credits, lines, calendar, plans) -> pd.DataFrame:
         mask = line_kind == kind
         if mask.any():
             periods[mask] = period_names(calendar, kind, comp_credits["month"].to_numpy()[mask])
-    for c in ("rep_id", "plan_id", "line", "multiplier", "fx_rate", "credited"):
-        out[c] = comp_credits[c].to_numpy()
+    # base/band/portion_*: what a per-transaction table rated each credit on (issue 16), for explain.
+    for c in ("rep_id", "plan_id", "line", "multiplier", "fx_rate", "credited", "base", "band", "portion_num",
+              "portion_den"):
+        if c in comp_credits:
+            out[c] = comp_credits[c].to_numpy()
     out["attainment_period"] = periods
     # Unconsolidated (no copy of a million rows): only explain and statements read it, by rep.
     return pd.DataFrame(out, copy=False)
