@@ -152,22 +152,19 @@ def _splice_rows(path: Path, sheets: list[_Sheet]) -> None:
 
 
 def summary_frame(result: RunResult) -> tuple[pd.DataFrame, list[str]]:
-    """Per paid rep: paid, earned year to date, balance owed, attainment per component.
+    """Per paid rep: paid this month, year to date from the ledger, attainment per component.
 
-    Earned year to date adds the register's earned_to_date over component, bonus and SPIF
-    lines: rule 8 recomputes every attainment period of the fiscal year begun so far.
-    Balance owed is the settlement's balance after this month (positive: the rep owes).
+    Earned, paid and balance year to date come from `RunResult.year_to_date`: every line
+    and adjustment of the fiscal year, what closed months paid plus this run, and the
+    balance after this run (positive: the rep owes).
     """
     register = result.register
     reps = register.drop_duplicates("rep_id")[["rep_id", "name", "plan_id", "currency"]]
-    paid = register.groupby("rep_id", sort=False)["amount"].sum()
-    earning = register[register["kind"].isin(EARNING_KINDS)]
-    ytd = earning.groupby("rep_id", sort=False)["earned_to_date"].sum(min_count=1)
     out = reps.set_index("rep_id")
-    out["paid"] = paid
-    out["earned_ytd"] = ytd
-    balances = result.settlement.drop_duplicates("rep_id").set_index("rep_id")["balance_after"]
-    out["balance_owed"] = balances.reindex(out.index)
+    out["paid"] = register.groupby("rep_id", sort=False)["amount"].sum()
+    year = result.year_to_date.set_index("rep_id")
+    for column, source in (("earned_ytd", "earned"), ("paid_ytd", "paid"), ("balance_owed", "balance")):
+        out[column] = year[source].reindex(out.index) if len(year) else pd.NA
     components: list[str] = []
     for plan in result.plans.values():
         components += [c.id for c in plan.components if c.id not in components]
@@ -178,6 +175,31 @@ def summary_frame(result: RunResult) -> tuple[pd.DataFrame, list[str]]:
     for component in components:
         out[component] = attainment[component].reindex(out.index)
     return out.reset_index(), components
+
+
+def _totals_rows(sheet: _Sheet, frame: pd.DataFrame, money: dict[int, str]) -> None:
+    """"Total" rows after a blank row, one per currency: computed here, never a formula.
+
+    `money` maps a sheet column position to the frame column it sums (cents).
+    """
+    sheet.finish()
+    sheet.rows += 1
+    currencies = frame["currency"].fillna("").astype(str)
+    for currency in sorted(currencies.unique()):
+        mine = frame[currencies.to_numpy() == currency]
+        label = f"Total {currency}".strip()
+        columns, kinds = [], []
+        for i in range(sheet.width):
+            if i == 0:
+                columns.append(np.array([label], dtype=object))
+                kinds.append("text")
+            elif i in money:
+                columns.append(np.array([int(pd.to_numeric(mine[money[i]]).fillna(0).sum())], dtype=object))
+                kinds.append("money")
+            else:
+                columns.append(np.array([None], dtype=object))
+                kinds.append("text")
+        sheet.append_columns(columns, kinds)
 
 
 def write_workbook(result: RunResult, path: Path, *, run_id: str | None = None) -> Path:
@@ -191,20 +213,20 @@ def write_workbook(result: RunResult, path: Path, *, run_id: str | None = None) 
         (c, "money" if c in MONEY_COLUMNS else "percent" if c == "attainment" else "text",
          widths.get(c, 15)) for c in REGISTER_COLUMNS])
     sheet.append_columns([register[c].to_numpy() for c in REGISTER_COLUMNS])
-    sheet.finish()
+    _totals_rows(sheet, register, {REGISTER_COLUMNS.index("amount"): "amount"})
     sheets.append(sheet)
 
     summary, components = summary_frame(result)
     sheet = _Sheet(wb, "Summary", [
         ("rep_id", "text", 12), ("name", "text", 24), ("plan", "text", 16),
         ("currency", "text", 9), ("paid", "money", 14), ("earned year to date", "money", 18),
-        ("balance owed", "money", 14),
+        ("paid year to date", "money", 18), ("balance owed", "money", 14),
     ] + [(f"attainment {c}", "percent", max(14, len(c) + 12)) for c in components])
+    money = ("paid", "earned_ytd", "paid_ytd", "balance_owed")
     sheet.append_columns(
-        [summary[c].to_numpy() for c in ("rep_id", "name", "plan_id", "currency", "paid",
-                                         "earned_ytd", "balance_owed")]
+        [summary[c].to_numpy() for c in ("rep_id", "name", "plan_id", "currency", *money)]
         + [summary[c].to_numpy() for c in components])
-    sheet.finish()
+    _totals_rows(sheet, summary, {4 + i: c for i, c in enumerate(money)})
     sheets.append(sheet)
 
     exceptions = result.exceptions

@@ -49,3 +49,24 @@ def test_statements_workbook_and_payroll_of_real_runs(tmp_path):
                      "Recovers the €2,000.00 you owed from earlier months",
                      "Total paid this month €1,000.00", "Total €70,000.00"]:
         assert expected in page, expected
+
+
+def test_workbook_has_totals_and_year_to_date_from_the_ledger(tmp_path):
+    import openpyxl
+
+    ws = tmp_path / "acme"
+    shutil.copytree(CASE, ws, ignore=shutil.ignore_patterns("expected", "steps.yaml"))
+    icm("run", ws, "--period", "2026-02")
+    icm("close", ws, "--period", "2026-02")
+    icm("run", ws, "--period", "2026-04")
+    book = openpyxl.load_workbook(ws / "out" / "2026-04" / "payouts.xlsx")
+    register = list(book["Register"].iter_rows(values_only=True))
+    assert register[-1][0] == "Total EUR" and register[-2] == (None,) * len(register[0])
+    assert register[-1][9] == sum(r[9] for r in register[1:-2])
+    summary = list(book["Summary"].iter_rows(values_only=True))
+    header = summary[0]
+    a01 = dict(zip(header, summary[1], strict=True))
+    # February paid 2,500.00; T1's cancellation leaves 10,000 x 5% = 500.00 earned: 2,000.00 owed
+    assert (a01["earned year to date"], a01["paid year to date"], a01["balance owed"]) == (500.0, 2500.0, 2000.0)
+    assert summary[-1][0] == "Total EUR"
+    assert book["Summary"].cell(2, header.index("attainment bookings") + 1).number_format == "0.0%"
