@@ -157,8 +157,8 @@ def _solve_blocks(inst: Instance, blocks: list[np.ndarray], clock: _Clock, *,
     starts, views = [], []
     for b in blocks:
         share = max(opts.time_limit / (3 * len(blocks)), 1.0)
-        view = widened(inst, b, with_max_moved, time.perf_counter() + share)
-        plan, ok = start_plan(view, b, share, with_max_moved)
+        view, relaxed = widened(inst, b, with_max_moved, time.perf_counter() + share)
+        plan, ok = start_plan(view, b, share, with_max_moved, relaxed)
         starts.append((plan, ok))
         views.append(view)
     merged = np.full(inst.n, -1, dtype=np.int64)

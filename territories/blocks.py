@@ -23,7 +23,7 @@ import numpy as np
 
 from territories.instance import DEFAULT_K, Instance, candidate_pairs, full_pair_chunks, pair_cost
 from territories.model import build_model, pair_columns, start_values
-from territories.repair import repair, rounded, start_choice, violation
+from territories.repair import loads, repair, rounded, start_choice, violation
 from territories.solvers import Progress, lp_solve, run_model
 
 PRICING_SHARE = 0.35  # of a block's time, at most, for the LP bound and pricing
@@ -55,19 +55,19 @@ class Event:
     gap: float = math.nan
 
 
-def widened(inst: Instance, block: np.ndarray, with_max_moved: bool, deadline: float) -> Instance:
-    """The instance with enough candidates for the block's LP relaxation to be feasible.
+def widened(inst: Instance, block: np.ndarray, with_max_moved: bool, deadline: float):
+    """(instance, LP) with enough candidates for the block's LP relaxation to be feasible.
 
     Nearest-rep lists can miss the chains a crowded metro needs (its reps all above their
     maximum, the reps with room far away): while the restricted LP is infeasible, k
-    doubles; at k = number of reps it is the full model.
+    doubles; at k = number of reps it is the full model. The LP is None when not solved.
     """
     k = inst.scenario.candidates or DEFAULT_K
-    while inst.restricted and time.perf_counter() < deadline:
+    while time.perf_counter() < deadline:
         model = build_model(inst, block, relax=True, with_max_moved=with_max_moved)
         lp = lp_solve(model, max(deadline - time.perf_counter(), 1.0), inst.scenario.solver.threads)
-        if lp.status != "infeasible":
-            return inst
+        if lp.status != "infeasible" or not inst.restricted:
+            return inst, (model, lp)
         k *= 2
         other = ~np.isin(inst.cand_acc, block)
         if k >= inst.m:
@@ -83,38 +83,61 @@ def widened(inst: Instance, block: np.ndarray, with_max_moved: bool, deadline: f
             cand_rep=np.concatenate([inst.cand_rep[other], rep]),
             cost=np.concatenate([inst.cost[other], pair_cost(inst, acc, rep)]),
             restricted=k < inst.m)
-    return inst
+    return inst, None
 
 
 def start_plan(inst: Instance, block: np.ndarray, seconds: float,
-               with_max_moved: bool = True) -> tuple[np.ndarray, bool]:
+               with_max_moved: bool = True, relaxed=None) -> tuple[np.ndarray, bool]:
     """A feasible plan for the block, fast, and whether it keeps every limit.
 
     The greedy start repaired by single moves first; when that stalls (a rep below its
-    minimum may need a chain of moves), the LP relaxation rounded and repaired: rounding
-    leaves at most about two fractional accounts per rep, so few moves remain.
+    minimum may need a chain of moves), iterated LP rounding: round the LP (`relaxed`, a
+    (model, solve) pair, or solved here), repair, and while a limit still breaks, fix every
+    account away from the broken reps and the fractional ones and solve the LP again over
+    the rest. Each round frees fewer accounts, so it ends in a few rounds.
     """
     t0 = time.perf_counter()
     greedy = start_choice(inst, block)
-    plan = repair(inst, greedy, block, seconds=min(seconds, 3.0))
+    plan = repair(inst, greedy, block, seconds=min(seconds / 4, 2.0))
     if violation(inst, plan, block) <= 1e-9:
         return plan, True
-    model = build_model(inst, block, relax=True, with_max_moved=with_max_moved)
-    lp = lp_solve(model, max(seconds - (time.perf_counter() - t0), 1.0), inst.scenario.solver.threads)
+    if relaxed is None or relaxed[1].values is None:
+        model = build_model(inst, block, relax=True, with_max_moved=with_max_moved)
+        relaxed = (model, lp_solve(model, max(seconds / 2, 1.0), inst.scenario.solver.threads))
+    model, lp = relaxed
     if lp.values is None:
         return plan, False
-    lp_plan = rounded(inst, model.pair_acc, model.pair_rep, lp.values[: model.n_pairs], greedy)
-    lp_plan = repair(inst, lp_plan, block, seconds=max(seconds - (time.perf_counter() - t0), 1.0))
-    if violation(inst, lp_plan, block) <= 1e-9:
-        return lp_plan, True
-    # rounding left reps just outside a limit: the MILP's own heuristics, first plan only
-    model = build_model(inst, block, with_max_moved=with_max_moved)
-    left = max(seconds - (time.perf_counter() - t0), 2.0)
-    first = run_model(model, inst.scenario.solver.name, left, 1.0, inst.scenario.solver.threads,
-                      start=None)
-    if first.values is None:
-        return plan, False
-    return rounded(inst, model.pair_acc, model.pair_rep, first.values[: model.n_pairs], greedy), True
+    current = rounded(inst, model.pair_acc, model.pair_rep, lp.values[: model.n_pairs], greedy)
+    current = repair(inst, current, block, seconds=max(min(seconds / 3, 5.0), 0.5))
+    if violation(inst, current, block) <= 1e-9:
+        return current, True
+    return current, False
+
+
+def partial_start(inst: Instance, model, choice: np.ndarray, block: np.ndarray):
+    """(columns, values) fixing every account away from the reps that break a limit.
+
+    HiGHS completes such a partial plan with a small sub-MIP over the accounts left free,
+    which finds a first plan where rounding and single moves stall.
+    """
+    broken = _broken_reps(inst, choice, block)
+    fixed = ~np.isin(choice[model.pair_acc], broken)
+    cols = np.flatnonzero(fixed)
+    vals = (choice[model.pair_acc[cols]] == model.pair_rep[cols]).astype(float)
+    return cols, vals
+
+
+def _broken_reps(inst: Instance, choice: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """Reps of the block that break a limit."""
+    in_block = np.isin(inst.cand_acc, block)
+    reach = np.zeros(inst.m, dtype=bool)
+    reach[inst.cand_rep[in_block]] = True
+    bad = np.zeros(inst.m, dtype=bool)
+    for _, metric, side, _, bound in inst.limits:
+        load = loads(inst, choice, block, metric)
+        bad |= (load > bound * (1 + 1e-9)) if side == "hi" else (load < bound * (1 - 1e-9))
+    bad &= reach
+    return np.flatnonzero(bad)
 
 
 def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_moved: bool):
@@ -124,6 +147,7 @@ def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_m
     pa, pr = inst.cand_acc[in_block], inst.cand_rep[in_block]
     known = set(zip(pa.tolist(), pr.tolist(), strict=True)) if inst.restricted else None
     bound, kind, stalled = -math.inf, "restricted model LP", 0
+    lp_pairs = (pa, pr)  # the MILP gets the pairs of the LP that gave the bound
     for _ in range(20):
         left = deadline - time.perf_counter()
         if left <= 0.2:
@@ -132,12 +156,13 @@ def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_m
         lp = lp_solve(model, left, opts.threads)
         if lp.status != "optimal" or lp.row_dual is None:
             break
+        lp_pairs = (pa, pr)
         if not inst.restricted:
             return lp.objective, "full model LP", (pa, pr)
-        # degenerate duals price in columns that do not lower the LP: stop after two such rounds
-        stalled = stalled + 1 if lp.objective >= bound - 1e-9 * max(1.0, abs(bound)) else 0
+        # degenerate duals price in columns that do not lower the LP: stop at the first such round
+        stalled = lp.objective >= bound - 1e-9 * max(1.0, abs(bound))
         bound = lp.objective
-        if stalled >= 2:
+        if stalled:
             break
         add, _ = _price(inst, model, lp.row_dual, block, known, deadline)
         if add is None:  # pricing ran out of time
@@ -146,7 +171,7 @@ def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_m
             return lp.objective, "full model LP", (pa, pr)
         known.update(zip(add[0].tolist(), add[1].tolist(), strict=True))
         pa, pr = np.concatenate([pa, add[0]]), np.concatenate([pr, add[1]])
-    return bound, kind, (pa, pr)
+    return bound, kind, lp_pairs
 
 
 def _price(inst, model, duals, block, known, deadline):
@@ -183,9 +208,10 @@ def solve_block(inst: Instance, block: np.ndarray, start: np.ndarray, start_ok: 
                                            with_max_moved)
     model = build_model(inst, block, with_max_moved=with_max_moved, pairs=pairs)
     warm = start_values(model, start, inst) if start_ok else None
+    partial = None if start_ok else partial_start(inst, model, start, block)
     left = max(budget - (time.perf_counter() - t0), 0.5)
     solved = run_model(model, opts.name, left, opts.gap, opts.threads, start=warm,
-                       on_progress=on_plan)
+                       on_progress=on_plan, partial=partial)
     if solved.status == "infeasible" and inst.restricted:
         solved = dataclasses.replace(solved, status="none")  # proves nothing of the full model
     if solved.status in ("infeasible", "none"):
