@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 LAST_LINE = re.compile(
     r"run_s=(?P<run_s>[0-9.]+) floor_s=(?P<floor_s>[0-9.]+) "

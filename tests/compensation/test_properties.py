@@ -18,6 +18,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +30,8 @@ from tests.compensation.test_rules import (
     txns_csv,
     write_ws,
 )
+
+pytestmark = pytest.mark.slow
 
 PLAN = """
 id: mix
