@@ -191,3 +191,28 @@ def test_cancellation_after_a_plan_change_reverses_the_original_plans_lines(tmp_
     assert mar.get(("A01", "new_c"), (0, 0, 0))[0] == 0  # engine: -500.00 on the new plan
     assert mar.get(("A01", "new_spif"), (0, 0, 0))[0] == 0  # engine: -300.00, a SPIF never earned
     assert mar[("A01", "carry_forward")] == (110000, None, None)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "DEFECT: a curve target leaves out a reps row that starts later in the attainment period: with "
+    "the 2026-05-21 target change already in reps.csv, April's Q2 target counts only the first row's "
+    "50 of 91 days (April line 1,648.35, not 3,810.99); SPEC rule 5: the sum of each assignment's prorated target"))
+def test_curve_target_counts_a_later_row_of_the_period_already_in_reps(tmp_path):
+    plan = """id: csm
+name: CSM
+currency: EUR
+target_incentive: 50000
+components:
+  - id: renewals
+    attainment_period: quarter
+    payout_curve:
+      weight: 40%
+      points: [[0%, 0%], [100%, 100%], [150%, 200%]]
+"""
+    reps = ("rep_id,name,plan,start_date,end_date,target_incentive\nA01,Ada Rossi,csm,2026-01-01,2026-05-20,\n"
+            "A01,Ada Rossi,csm,2026-05-21,,80000\n")
+    quotas = "rep_id,component,period,amount\nA01,renewals,2026,400000\n"
+    txns = "txn_id,date,amount,currency,rep_id,type\nT1,2026-04-10,60000.00,EUR,A01,renewal\n"
+    ws = workspace(tmp_path / "ws", {"csm": plan}, reps=reps, transactions=txns, quotas=quotas)
+    # Q2 target = 578,000 / 91 (docs/effective-dating.md); 60% attainment pays 60% of it
+    assert run(ws, "2026-04")[("A01", "renewals")] == (381099, 381099, 0)
