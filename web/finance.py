@@ -13,7 +13,7 @@ from compensation import cycle, workflow
 from compensation.errors import UsageError
 from compensation.periods import month_index
 from web import data
-from web.app import STAFF, page, redirect, render
+from web.pages import STAFF, page, redirect, render
 
 REGISTER_ROWS = 300
 NOTES = {

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from compensation import workflow
 from web import data
-from web.app import EVERYONE, STAFF, page, redirect, render
+from web.pages import EVERYONE, STAFF, page, redirect, render
 
 
 def routes() -> list[Route]:

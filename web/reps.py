@@ -22,7 +22,7 @@ from compensation.explain import explain_rep
 from compensation.money import cents_to_decimal
 from compensation.periods import month_index
 from web import data
-from web.app import EVERYONE, STAFF, page, redirect, render
+from web.pages import EVERYONE, STAFF, page, redirect, render
 from web.plans import current_plan
 
 REP_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
