@@ -25,7 +25,7 @@ def commission(comp: Component, credited_cents: int, quota_cents: Fraction | Non
     edges = [f * scale for f, _ in tiers.tiers]
     rates = [r for _, r in tiers.tiers]
     if tiers.method == "retroactive":
-        reached = [r for edge, r in zip(edges, rates) if value >= edge] or rates[:1]
+        reached = [r for edge, r in zip(edges, rates, strict=True) if value >= edge] or rates[:1]
         earned = value * reached[-1]
     else:
         earned = Fraction(0)

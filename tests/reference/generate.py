@@ -16,8 +16,20 @@ from hypothesis import strategies as st
 
 from tests.reference.calendar import Fiscal, month_name
 from tests.reference.spec import (
-    FAR, Adjustment, Assignment, Bonus, Component, CreditRow, Curve, Draw, Plan, QuotaRow, Spif,
-    Tiers, Txn, World,
+    FAR,
+    Adjustment,
+    Assignment,
+    Bonus,
+    Component,
+    CreditRow,
+    Curve,
+    Draw,
+    Plan,
+    QuotaRow,
+    Spif,
+    Tiers,
+    Txn,
+    World,
 )
 
 F = Fraction
@@ -45,14 +57,14 @@ def tiers(draw) -> Tiers:
     steps = sorted(draw(st.lists(st.integers(1, 15), min_size=n - 1, max_size=n - 1, unique=True)))
     starts = [F(0)] + [pct(10 * s) if basis == "attainment" else F(5000 * s) for s in steps]
     rates = [pct(draw(st.integers(0, 12))) + F(draw(st.sampled_from([0, 5])), 1000) for _ in starts]
-    return Tiers(tuple(zip(starts, rates)), draw(st.sampled_from(["retroactive", "marginal"])), basis)
+    return Tiers(tuple(zip(starts, rates, strict=True)), draw(st.sampled_from(["retroactive", "marginal"])), basis)
 
 
 @st.composite
 def curve(draw, weight: Fraction) -> Curve:
     xs = sorted(draw(st.lists(st.integers(1, 20), min_size=1, max_size=3, unique=True)))
     ys = sorted(draw(st.lists(st.integers(0, 30), min_size=len(xs), max_size=len(xs))))
-    points = ((F(0), F(0)),) + tuple((pct(10 * x), pct(10 * y)) for x, y in zip(xs, ys))
+    points = ((F(0), F(0)),) + tuple((pct(10 * x), pct(10 * y)) for x, y in zip(xs, ys, strict=True))
     cap = draw(st.sampled_from([None, None, pct(150), pct(200)]))
     return Curve(weight, points, cap)
 
@@ -203,7 +215,7 @@ def plan_yaml(p: Plan) -> str:
             out.append("      multipliers: [" + ", ".join(
                 f"{{where: {_where(w)}, factor: {dec(f)}}}" for w, f in c.multipliers) + "]")
         if c.tiers:
-            out += [f"    commission:", f"      method: {c.tiers.method}", f"      basis: {c.tiers.basis}",
+            out += ["    commission:", f"      method: {c.tiers.method}", f"      basis: {c.tiers.basis}",
                     "      tiers: [" + ", ".join(f"{{from: {dec(f)}, rate: {dec(r)}}}" for f, r in c.tiers.tiers) + "]"]
         else:
             out += ["    payout_curve:", f"      weight: {dec(c.curve.weight)}",
@@ -222,7 +234,8 @@ def plan_yaml(p: Plan) -> str:
         out.append("spifs:")
         for s in p.spifs:
             dates = "".join(f", {k}: {v.isoformat()}" for k, v in (("from", s.start), ("to", s.end)) if v)
-            out.append(f"  - {{id: {s.id}, where: {_where(s.where)}, per_transaction: {dec(s.per_transaction)}{dates}}}")
+            out.append(f"  - {{id: {s.id}, where: {_where(s.where)}, "
+                       f"per_transaction: {dec(s.per_transaction)}{dates}}}")
     if p.draw:
         out.append(f"draw: {{amount: {dec(p.draw.amount)}, recoverable: {str(p.draw.recoverable).lower()}, "
                    f"periods: {p.draw.periods}}}")
@@ -252,7 +265,8 @@ def write(world: World, root: Path) -> Path:
     table("transactions", "txn_id,date,amount,currency,rep_id,type,product,reverses",
           [f"{t.txn_id},{t.date},{dec(t.amount)},{t.currency},{t.rep_id},{t.type},{t.product},{t.reverses or ''}"
            for t in world.txns])
-    table("credits", "txn_id,rep_id,share,role", [f"{c.txn_id},{c.rep_id},{dec(c.share)},{c.role}" for c in world.credits])
+    table("credits", "txn_id,rep_id,share,role",
+          [f"{c.txn_id},{c.rep_id},{dec(c.share)},{c.role}" for c in world.credits])
     table("quotas", "rep_id,component,period,amount",
           [f"{q.rep_id},{q.component},{q.period},{dec(q.amount)}" for q in world.quotas])
     table("fx", "period,currency,rate", [f"{m},{c},{dec(r)}" for (m, c), r in sorted(world.fx.items())])

@@ -107,7 +107,8 @@ def check_case(case: Case) -> None:
                 if keep:  # a folder to copy the failing workspace to, for a look by hand
                     shutil.copytree(root, Path(keep) / f"case-{os.getpid()}-{id(case)}")
                 files = "\n".join(f"--- {p.relative_to(root)}\n{p.read_text()}" for p in sorted(root.rglob("*"))
-                                  if p.is_file() and p.suffix in (".csv", ".yaml") and p.parent.name in ("data", "plans", "ws"))
+                                  if p.is_file() and p.suffix in (".csv", ".yaml")
+                                  and p.parent.name in ("data", "plans", "ws"))
                 raise AssertionError(f"run {month} (runs {list(case.months)}):\n  " + "\n  ".join(problems)
                                      + f"\n{files}")
             if i + 1 < len(case.months) or case.close_last:
