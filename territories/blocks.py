@@ -23,7 +23,7 @@ import numpy as np
 
 from territories.instance import DEFAULT_K, Instance, candidate_pairs, full_pair_chunks, pair_cost
 from territories.model import build_model, pair_columns, start_values
-from territories.repair import loads, repair, rounded, start_choice, violation
+from territories.repair import repair, rounded, start_choice, violation
 from territories.solvers import Progress, lp_solve, run_model
 
 PRICING_SHARE = 0.35  # of a block's time, at most, for the LP bound and pricing
@@ -114,32 +114,6 @@ def start_plan(inst: Instance, block: np.ndarray, seconds: float,
     return current, False
 
 
-def partial_start(inst: Instance, model, choice: np.ndarray, block: np.ndarray):
-    """(columns, values) fixing every account away from the reps that break a limit.
-
-    HiGHS completes such a partial plan with a small sub-MIP over the accounts left free,
-    which finds a first plan where rounding and single moves stall.
-    """
-    broken = _broken_reps(inst, choice, block)
-    fixed = ~np.isin(choice[model.pair_acc], broken)
-    cols = np.flatnonzero(fixed)
-    vals = (choice[model.pair_acc[cols]] == model.pair_rep[cols]).astype(float)
-    return cols, vals
-
-
-def _broken_reps(inst: Instance, choice: np.ndarray, block: np.ndarray) -> np.ndarray:
-    """Reps of the block that break a limit."""
-    in_block = np.isin(inst.cand_acc, block)
-    reach = np.zeros(inst.m, dtype=bool)
-    reach[inst.cand_rep[in_block]] = True
-    bad = np.zeros(inst.m, dtype=bool)
-    for _, metric, side, _, bound in inst.limits:
-        load = loads(inst, choice, block, metric)
-        bad |= (load > bound * (1 + 1e-9)) if side == "hi" else (load < bound * (1 - 1e-9))
-    bad &= reach
-    return np.flatnonzero(bad)
-
-
 def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_moved: bool):
     """(bound, kind, extra pairs) of the full model by pricing (see the module docstring)."""
     opts = inst.scenario.solver
@@ -208,10 +182,9 @@ def solve_block(inst: Instance, block: np.ndarray, start: np.ndarray, start_ok: 
                                            with_max_moved)
     model = build_model(inst, block, with_max_moved=with_max_moved, pairs=pairs)
     warm = start_values(model, start, inst) if start_ok else None
-    partial = None if start_ok else partial_start(inst, model, start, block)
     left = max(budget - (time.perf_counter() - t0), 0.5)
     solved = run_model(model, opts.name, left, opts.gap, opts.threads, start=warm,
-                       on_progress=on_plan, partial=partial)
+                       on_progress=on_plan)
     if solved.status == "infeasible" and inst.restricted:
         solved = dataclasses.replace(solved, status="none")  # proves nothing of the full model
     if solved.status in ("infeasible", "none"):

@@ -78,6 +78,7 @@ def repair(inst: Instance, choice: np.ndarray, block: np.ndarray,
     if not specs or not len(ca):
         return choice
     own = np.zeros(inst.n)
+    keys = np.sort(ca.astype(np.int64) * inst.m + cr)  # allowed pairs, for swaps
     deadline = time.perf_counter() + seconds
     for _ in range(max_rounds or 4 * len(block) + 10):
         lds = {metric: loads(inst, choice, block, metric) for metric, *_ in specs}
@@ -97,7 +98,11 @@ def repair(inst: Instance, choice: np.ndarray, block: np.ndarray,
                       + _over(load[r] + w, side, bound[r]) - _over(load[r], side, bound[r]))
         good = delta < -1e-12
         if not good.any():
-            break
+            swapped = _swap(inst, choice, block, specs, lds, per_rep, keys)
+            if swapped is None:
+                break
+            choice = swapped
+            continue
         a, r, s, gain = a[good], r[good], s[good], -delta[good]
         extra = cost[movable][good] - own[a]
         # a violating rep's moves within a quarter of its largest gain, cheapest per unit
@@ -118,6 +123,48 @@ def repair(inst: Instance, choice: np.ndarray, block: np.ndarray,
             k = order[0]
             choice[a[k]] = r[k]
     return choice
+
+
+def _swap(inst: Instance, choice, block, specs, lds, per_rep, keys) -> np.ndarray | None:
+    """The best exchange of two accounts between a violating rep and another rep.
+
+    Single moves overshoot when every account is larger than what a rep is off by; an
+    exchange moves only the difference of two accounts. Returns None when none helps.
+    """
+    def allowed_pair(acc, rep):
+        k = acc.astype(np.int64) * inst.m + rep
+        pos = np.clip(np.searchsorted(keys, k), 0, len(keys) - 1)
+        return keys[pos] == k
+
+    best, best_delta = None, -1e-12
+    for r in np.argsort(-per_rep)[: 20]:
+        if per_rep[r] <= 1e-12:
+            break
+        mine = block[choice[block] == r]
+        others = block[choice[block] != r]
+        others = others[allowed_pair(others, np.full(len(others), r))]
+        if not len(mine) or not len(others):
+            continue
+        s_of = choice[others]
+        ok = allowed_pair(np.repeat(mine, len(others)), np.tile(s_of, len(mine))).reshape(
+            len(mine), len(others))
+        delta = np.zeros(ok.shape)
+        for metric, side, bound, coef in specs:
+            load = lds[metric]
+            wa, wb = coef[mine][:, None], coef[others][None, :]
+            ls = load[s_of][None, :]
+            delta += (_over(load[r] - wa + wb, side, bound[r]) - _over(load[r], side, bound[r])
+                      + _over(ls + wa - wb, side, bound[s_of][None, :])
+                      - _over(ls, side, bound[s_of][None, :]))
+        delta = np.where(ok, delta, np.inf)
+        i, j = np.unravel_index(np.argmin(delta), delta.shape)
+        if delta[i, j] < best_delta:
+            best_delta, best = delta[i, j], (mine[i], others[j], r, s_of[j])
+    if best is None:
+        return None
+    out = choice.copy()
+    out[best[0]], out[best[1]] = best[3], best[2]
+    return out
 
 
 def _disjoint(order, key, s, r, a) -> np.ndarray:

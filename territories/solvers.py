@@ -104,7 +104,7 @@ def _highs_lp(model: Model, relax: bool):
 
 def solve_highs(model: Model, *, time_limit: float, gap: float, threads: int | None,
                 start: np.ndarray | None = None, relax: bool = False, absolute: bool = False,
-                on_progress=None, partial: tuple | None = None) -> Solve:
+                on_progress=None) -> Solve:
     """Solve with highspy; `on_progress(Progress)` hears every improving plan."""
     h = quiet_highs()
     h.passModel(_highs_lp(model, relax))
@@ -118,10 +118,6 @@ def solve_highs(model: Model, *, time_limit: float, gap: float, threads: int | N
         h.setOptionValue("mip_rel_gap", float(gap))
     if start is not None and not relax:
         h.setSolution(len(start), np.arange(len(start), dtype=np.int32), np.asarray(start, float))
-    elif partial is not None and not relax and len(partial[0]):
-        # a partial plan: HiGHS fixes these columns and completes the rest by a sub-MIP
-        h.setSolution(len(partial[0]), np.asarray(partial[0], np.int32),
-                      np.asarray(partial[1], float))
     if on_progress is not None and not relax:
         def heard(event):
             out = event.data_out
@@ -226,14 +222,12 @@ def _cbc_bound(text: str) -> float:
 
 
 def run_model(model: Model, name: str, time_limit: float, gap: float, threads: int | None,
-              start: np.ndarray | None = None, relax: bool = False, on_progress=None,
-              partial: tuple | None = None) -> Solve:
+              start: np.ndarray | None = None, relax: bool = False, on_progress=None) -> Solve:
     """Solve with the named solver; `start` is a value per column."""
     absolute = model.zcol is not None and not model.slack
     if name == "highs":
         return solve_highs(model, time_limit=time_limit, gap=gap, threads=threads, start=start,
-                           relax=relax, absolute=absolute, on_progress=on_progress,
-                           partial=partial)
+                           relax=relax, absolute=absolute, on_progress=on_progress)
     return solve_cbc(model, time_limit=time_limit, gap=gap, threads=threads, start=start,
                      relax=relax, absolute=absolute)
 
