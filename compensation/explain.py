@@ -94,7 +94,7 @@ def _explain_line(
             )
             if comp is not None and comp.commission and comp.commission.per == "transaction" and \
                     getattr(c, "base", None) == getattr(c, "base", None) and getattr(c, "base", None) is not None:
-                out.append("      " + transaction_text(comp.commission, c))
+                out.append("      " + transaction_text(_rule_of(comp, period), c))
         if comp is not None:
             out.append("    " + _arithmetic(comp, period))
         out.append(
@@ -106,6 +106,14 @@ def _explain_line(
         f"{money(line.paid_to_date)} = {money(line.amount)}"
     )
     return out
+
+
+def _rule_of(comp: Component, period) -> Commission:
+    """The table that paid the period: the accelerator's fallback when its condition failed."""
+    met = getattr(period, "accelerator_met", pd.NA)
+    if comp.commission.accelerator and met is not pd.NA and met == met and not met:
+        return comp.commission.decelerated()
+    return comp.commission
 
 
 def _component(plan: Plan | None, line_id: str) -> Component | None:
@@ -210,9 +218,7 @@ def _arithmetic(comp: Component, period) -> str:
         c = comp.commission
         position = credited / 100 if c.basis == "amount" else (att if att == att else 0.0)
         tier = max(i for i, t in enumerate(c.tiers) if float(t.from_) <= position) if position >= 0 else 0
-        accelerated = getattr(period, "accelerator_met", pd.NA)
-        if c.accelerator and accelerated is not pd.NA and not accelerated:
-            c = c.decelerated()
+        c = _rule_of(comp, period)
         if c.per == "transaction":
             body = "the sum of each transaction's earning above, rounded once"
         elif c.pays_amounts:
