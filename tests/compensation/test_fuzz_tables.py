@@ -186,6 +186,7 @@ def test_an_amount_just_below_1e15_is_exact_to_the_cent(tmp_path):
     ws = workspace(tmp_path / "ws", transactions=text.encode(), credits=b"txn_id,rep_id,share,role\n",
                    adjustments=b"rep_id,period,amount,reason\n")
     result = _dry_run(ws, "2026-01")
+    assert "A01" not in result.held_reps, result.exceptions["reason"].tolist()
     row = result.register[(result.register["rep_id"] == "A01") & (result.register["line"] == "bookings")].iloc[0]
     assert int(row["credited"]) == 99999999999999999
     assert int(row["amount"]) == 5000000000000000  # 999,999,999,999,999.99 x 5% = 49,999,999,999,999.9995
