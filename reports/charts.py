@@ -111,6 +111,6 @@ def curve_chart(component: Component, fmt: Formatter, attainment) -> dict | None
 
 
 def _beside(x: float, label: str, size: float, width: float) -> float:
-    """x of a marker's label: right of the marker, or left of it when it would run off the chart."""
+    """The x of a marker's label: right of the marker, or left of it when it would run off the chart."""
     w = text_width(label, size)
     return round(x + 7 if x + 7 + w <= width - 2 else max(x - 7 - w, 0.0), 1)

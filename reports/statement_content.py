@@ -242,7 +242,7 @@ def iter_statements(result: RunResult, reps: Collection[str] | None = None, *,
         component_ids = {c.id for c in plan.components} if plan is not None else set()
         bonus_per = {b.id: b.per for b in plan.bonuses} if plan is not None else {}
 
-        def current_row(line: str, kind: str) -> tuple[dict | None, str | None]:
+        def current_row(line: str, kind: str, rep_lp=rep_lp) -> tuple[dict | None, str | None]:
             name = calendar.period_of(kind, run_month)
             return next((c for c in rep_lp if c.get("line") == line
                          and str(c.get("attainment_period")) == name), None), name

@@ -119,8 +119,11 @@ def _commission_sentences(com: Commission, fmt: Formatter, credited, quota, atta
 
 
 def _target_text(component: Component, fmt: Formatter, target_cents: float) -> str:
-    """`€75,000.00 × 30% × 1/4 = €5,625.00`, or the prorated target alone when the rep's
-    target incentive cannot be read back exactly (part of the period on the plan)."""
+    """`€75,000.00 × 30% × 1/4 = €5,625.00`, or the prorated target alone.
+
+    The target incentive is read back from the run's target; when it is not a whole
+    amount (the rep was on the plan for part of the period) only the target is shown.
+    """
     curve = component.payout_curve
     target = Decimal(int(round(target_cents)))
     share = SHARE[component.attainment_period]

@@ -185,6 +185,7 @@ def test_workspace_template_override_stays_escaped_and_sandboxed(tmp_path):
     st._ENGINES.clear()
 
 
+@pytest.mark.slow
 def test_batches_in_worker_processes_match_single_statement_pages(tmp_path):
     from reports.statements import build_statements, render_pdfs
 
@@ -237,6 +238,7 @@ def test_credit_tables_cap_rows_and_still_add_up(monkeypatch, tmp_path):
     assert team["team_total"] == "€575,000.00" and not team["both"]
 
 
+@pytest.mark.slow
 def test_long_transaction_table_lists_200_and_sums_the_rest(tmp_path):
     base = credits()
     b2 = base[(base["rep_id"] == "B2") & (base["line"] == "new_business")].iloc[[0]]
