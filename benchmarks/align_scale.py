@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from territories.align import align
 from territories.example import book, geonames, synthetic
 from territories.frontier import sweep
+from territories.outputs import write_alignment
 from territories.scenario import AlignmentScenario
 
 
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--objective", default="disruption")
     parser.add_argument("--frontier", action="store_true")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=None, help="also write the outputs here")
     args = parser.parse_args()
     accounts = geonames() if args.geo == "geonames" else synthetic(args.accounts, args.seed)
     reps, accounts = book(accounts, args.reps, args.regions, args.seed)
@@ -58,6 +61,10 @@ def main() -> None:
           f"({result.bound_kind}) gap={result.gap:.3%} moved={result.moved_share:.2%} "
           f"max_dev={dev:.4f} mean_km={result.mean_km:.0f} p95_km={result.p95_km:.0f} "
           f"pairs={result.pairs:,}/{result.full_pairs:,} blocks={result.blocks}")
+    if args.out is not None:
+        t1 = time.perf_counter()
+        write_alignment(result, args.out)
+        print(f"outputs written to {args.out} in {time.perf_counter() - t1:.1f} s")
     if args.frontier:
         swept = sweep(reps, accounts, scenario, result)
         print(swept.points.to_string(index=False))

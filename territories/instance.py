@@ -2,7 +2,8 @@
 
 The full model allows every (account, rep) pair the rules permit (capacity above 0, the
 same region under `same_region`, within `max_km`, a locked account only with its rep).
-Above `FULL_PAIRS` pairs, or when the scenario sets `candidates`, the model keeps
+Above `FULL_PAIRS` pairs, with geography and more than 2k reps, or when the scenario
+sets `candidates`, the model keeps
 *candidate lists*: each account's k nearest allowed reps and its current owner, plus each
 rep's nearest allowed accounts until they hold three times its fair share (so every rep
 can be filled). `territories.blocks` prices the pairs left out against the LP duals, so
@@ -214,9 +215,13 @@ def build_instance(reps: pd.DataFrame, accounts: pd.DataFrame,
 
     n, m = len(accounts), len(reps)
     full = _count_allowed(shape, n, m)
-    restricted = scenario.candidates is not None or full > FULL_PAIRS
+    # with geography, candidate lists also keep moves local: a disruption plan may move an
+    # account to any rep at the same cost, and a 1% gap leaves the travel tie-break unseen
+    k = scenario.candidates or DEFAULT_K
+    restricted = scenario.candidates is not None or full > FULL_PAIRS or (
+        homes is not None and m > 2 * k)
     if restricted:
-        cand_acc, cand_rep = candidate_pairs(shape, fair_pot, scenario.candidates or DEFAULT_K)
+        cand_acc, cand_rep = candidate_pairs(shape, fair_pot, k)
     else:
         acc_idx, rep_idx = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
         keep = allowed(shape, acc_idx, rep_idx)

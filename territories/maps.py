@@ -49,16 +49,16 @@ def rep_colours(assignments: pd.DataFrame, edges: np.ndarray) -> dict[str, str]:
 
 def _layout(x: np.ndarray, y: np.ndarray, max_insets: int = 3):
     """(main mask, [inset masks]): groups of points far from the main mass go to insets."""
-    lo_x, hi_x = np.percentile(x, [1, 99])
-    lo_y, hi_y = np.percentile(y, [1, 99])
+    lo_x, hi_x = np.percentile(x, [5, 95])
+    lo_y, hi_y = np.percentile(y, [5, 95])
     span = max(hi_x - lo_x, hi_y - lo_y, 1.0)
-    main = ((x >= lo_x - 0.15 * span) & (x <= hi_x + 0.15 * span)
-            & (y >= lo_y - 0.15 * span) & (y <= hi_y + 0.15 * span))
+    main = ((x >= lo_x - 0.25 * span) & (x <= hi_x + 0.25 * span)
+            & (y >= lo_y - 0.25 * span) & (y <= hi_y + 0.25 * span))
     outliers = np.flatnonzero(~main)
     if not len(outliers) or len(outliers) > 0.1 * len(x):
         return np.ones(len(x), dtype=bool), []
-    cell = np.round(x[outliers] / (0.3 * span)).astype(int) * 100_003 + np.round(
-        y[outliers] / (0.3 * span)).astype(int)
+    cell = np.round(x[outliers] / (0.6 * span)).astype(int) * 100_003 + np.round(
+        y[outliers] / (0.6 * span)).astype(int)
     groups = [outliers[cell == c] for c in pd.Series(cell).value_counts().index[:max_insets]]
     rest = np.setdiff1d(outliers, np.concatenate(groups)) if groups else outliers
     main[rest] = True  # beyond the insets: keep them in the main panel
@@ -107,14 +107,17 @@ def map_png(result) -> bytes | None:
     for k, (title, owner) in enumerate(owners.items()):
         ax = fig.add_subplot(1, 2, k + 1)
         panels = [(ax, main)]
-        for j, mask in enumerate(insets):
-            sub = ax.inset_axes([0.01 + 0.2 * j, 0.01, 0.18, 0.22])
+        for j, mask in enumerate(insets):  # a strip on the left, kept clear of the main area
+            sub = ax.inset_axes([0.005, 0.70 - 0.33 * j, 0.19, 0.29])
             panels.append((sub, mask))
         for axis, mask in panels:
             _draw(axis, x, y, size, owner, mask, colours, hx, hy, rep_ids, n)
             axis.set_xticks([])
             axis.set_yticks([])
             axis.set_aspect("equal")
+        if insets:
+            lo, hi = ax.get_xlim()
+            ax.set_xlim(lo - 0.3 * (hi - lo), hi)
         moved = f" ({result.moved_share:.1%} of potential moved)" if title == "After" else ""
         ax.set_title(title + moved)
     handles = [Line2D([], [], marker="*", color="black", markerfacecolor="white", linestyle="",
@@ -135,6 +138,16 @@ def map_png(result) -> bytes | None:
     return buf.getvalue()
 
 
+def _core(sel: np.ndarray, x, y) -> np.ndarray:
+    """A territory's accounts without its far outliers (beyond 3x the median distance from
+    its median point), so one remote account does not draw an outline across the map."""
+    if len(sel) < 4:
+        return sel
+    cx, cy = np.median(x[sel]), np.median(y[sel])
+    d = np.hypot(x[sel] - cx, y[sel] - cy)
+    return sel[d <= 3 * max(np.median(d), 1e-9)]
+
+
 def _draw(ax, x, y, size, owner, mask, colours, hx, hy, rep_ids, n) -> None:
     idx = np.flatnonzero(mask)
     own = owner[idx]
@@ -142,7 +155,7 @@ def _draw(ax, x, y, size, owner, mask, colours, hx, hy, rep_ids, n) -> None:
     for r in pd.unique(own):
         if not isinstance(r, str):
             continue
-        sel = idx[own == r]
+        sel = _core(idx[own == r], x, y)
         if len(sel) >= 3:
             hull = sel[convex_hull(x[sel], y[sel])]
             ax.fill(x[hull], y[hull], color=colours.get(r, GREY), alpha=0.18, linewidth=0.6,
