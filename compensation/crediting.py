@@ -18,7 +18,7 @@ from compensation.errors import Problem
 from compensation.plan import Plan
 
 # Columns of a transaction that are its own even when it is a cancellation (rule 2).
-OWN_COLUMNS = ("row", "txn_id", "date", "amount", "reverses")
+OWN_COLUMNS = ("row", "txn_id", "date", "amount", "amount_cents", "reverses")
 MAX_CHAIN = 32
 
 

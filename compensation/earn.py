@@ -50,7 +50,8 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
     rows = governing[governing["kind"] == "component"].reset_index(drop=True)
     kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
     totals = period_totals(comp_credits, kinds, window.calendar)
-    rows = rows.merge(totals, on=["rep_id", "line", "attainment_period"], how="left")
+    # Nullable integers through the left join: a float64 NaN column would lose the cents of 10^15.
+    rows = rows.merge(totals.astype({"credited": "Int64"}), on=["rep_id", "line", "attainment_period"], how="left")
     rows["credited"] = rows["credited"].fillna(0).astype("int64")
     quota_key = np.empty(len(rows), dtype=object)
     needs = np.zeros(len(rows), dtype=bool)

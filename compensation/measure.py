@@ -16,7 +16,7 @@ import pandas as pd
 
 from compensation.assignments import plan_values
 from compensation.errors import Problem
-from compensation.money import product_cents
+from compensation.money import checked_sum, product_cents
 from compensation.periods import Calendar, month_name
 from compensation.plan import Condition, Plan
 
@@ -142,6 +142,10 @@ def fx_factors(lines: pd.DataFrame, plan_currency: np.ndarray, fx: pd.DataFrame,
     return num, den, missing
 
 
+# A credited value must stay below 10^15 currency units: its cents then fit exactly (SPEC).
+CREDIT_LIMIT = 1e15
+
+
 def component_credits(
     lines: pd.DataFrame, plans: Mapping[str, Plan], fx: pd.DataFrame, base_currency: str,
 ) -> tuple[pd.DataFrame, list[Problem]]:
@@ -188,8 +192,27 @@ def component_credits(
             if m.value != "amount":
                 # A cancellation reverses the original's value (it borrowed the original's columns).
                 value = np.where(lines["is_cancel"].to_numpy()[rows], -np.abs(value), value)
-            credited = product_cents(value, lines["share"].to_numpy(dtype=float)[rows], factor, num[rows],
-                                     divisor=den[rows])
+            share = lines["share"].to_numpy(dtype=float)[rows]
+            with np.errstate(all="ignore"):
+                size = np.abs(value * share * factor * num[rows] / den[rows])
+            too_big = ~np.isfinite(size) | (size > CREDIT_LIMIT * (1 + 1e-12))  # float of 999..999.99 is 1e15
+            if too_big.any():  # refused as a row problem: never a rounded or wrapped figure
+                for r in rows[too_big]:
+                    problems.append(Problem.hold(
+                        "transactions", f"transaction {lines['txn_id'].iat[r]} would credit {comp.id} with "
+                        f"10^15 {plan_currency[r]} or more (amount x share x multiplier x fx rate); check its "
+                        "amount and the fx rate", row=lines["row"].iat[r] if "row" in lines else None,
+                        txn_id=lines["txn_id"].iat[r], rep_id=lines["rep_id"].iat[r]))
+                keep = ~too_big
+                rows, factor, value = rows[keep], factor[keep], value[keep]
+            if m.value == "amount" and "amount_cents" in lines:
+                # Exact cents from the data's text: a float cannot hold the cents of 10^13 and more.
+                cents = lines["amount_cents"].to_numpy(dtype=np.int64)[rows]
+                credited = product_cents(cents, lines["share"].to_numpy(dtype=float)[rows], factor, num[rows],
+                                         divisor=den[rows] * 100)
+            else:
+                credited = product_cents(value, lines["share"].to_numpy(dtype=float)[rows], factor, num[rows],
+                                         divisor=den[rows])
             frame = pd.DataFrame({
                 "line_idx": rows, "rep_id": lines["rep_id"].to_numpy()[rows], "plan_id": plan_id,
                 "line": comp.id, "month": lines["month"].to_numpy()[rows], "multiplier": factor,
@@ -283,8 +306,7 @@ def period_totals(comp_credits: pd.DataFrame, kinds: Mapping[str, str], calendar
     n_lines, n_periods = len(line_names), len(period_names_)
     keys = (rep_codes[order].astype(np.int64) * n_lines + line_codes[order]) * n_periods + period_codes
     groups, _ = pd.factorize(keys)
-    credited = np.zeros(groups.max() + 1, dtype=np.int64)
-    np.add.at(credited, groups, comp_credits["credited"].to_numpy(dtype=np.int64)[order])
+    credited = checked_sum(comp_credits["credited"].to_numpy(dtype=np.int64)[order], groups, groups.max() + 1)
     first = np.full(len(credited), len(groups), dtype=np.int64)
     np.minimum.at(first, groups, np.arange(len(groups)))
     at = order[first]

@@ -14,11 +14,17 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 
 import numpy as np
 
+from compensation.errors import IcmError
+
 CENT = Decimal("0.01")
 _EXACT = Context(prec=40, rounding=ROUND_HALF_UP)
 # Float products of inputs with a few decimals are within ~1e-12 relative of the true
 # value; anything closer than this to x.5 cents is settled in Decimal instead.
 _NEAR_HALF = 1e-6
+# From here a float64 no longer holds every cent exactly: such rows are settled in Decimal.
+_FLOAT_EXACT = 2.0**50
+# int64 cents end at 2^63; leave room for the sums of a few lines.
+_INT64_LIMIT = 2.0**62
 
 
 def to_decimal(value) -> Decimal:
@@ -52,7 +58,8 @@ def product_cents(*factors: Sequence[float] | np.ndarray, divisor=None) -> np.nd
 
     Half up, away from zero, exact as Decimal arithmetic on the factors' decimal text.
     """
-    arrays = [np.asarray(f, dtype=np.float64) for f in factors]
+    originals = [np.asarray(f) for f in factors]  # int64 cents stay exact in the Decimal path
+    arrays = [np.asarray(f, dtype=np.float64) for f in originals]
     value = arrays[0] * 100.0
     for f in arrays[1:]:
         value = value * f
@@ -60,9 +67,9 @@ def product_cents(*factors: Sequence[float] | np.ndarray, divisor=None) -> np.nd
         value = value / np.asarray(divisor, dtype=np.float64)
 
     def exact(i: int) -> Decimal:
-        result = _EXACT.multiply(Decimal(100), to_decimal(arrays[0][i]))
-        for f in arrays[1:]:
-            result = _EXACT.multiply(result, to_decimal(f[i] if f.ndim else f))
+        result = _EXACT.multiply(Decimal(100), _exact_value(originals[0], i))
+        for f in originals[1:]:
+            result = _EXACT.multiply(result, _exact_value(f, i))
         if divisor is not None:
             d = np.asarray(divisor, dtype=np.float64)
             result = _EXACT.divide(result, to_decimal(d[i] if d.ndim else d))
@@ -71,14 +78,40 @@ def product_cents(*factors: Sequence[float] | np.ndarray, divisor=None) -> np.nd
     return round_exact(value, exact)
 
 
+def _exact_value(array: np.ndarray, i: int) -> Decimal:
+    value = array[i] if array.ndim else array
+    if isinstance(value, int | np.integer):
+        return Decimal(int(value))
+    return to_decimal(value)
+
+
 def round_exact(approx_cents: np.ndarray, exact: Callable[[int], Decimal]) -> np.ndarray:
-    """Round float cents half up; rows within a hair of x.5 are settled by `exact(i)` (Decimal cents)."""
+    """Round float cents half up; rows a float cannot settle are settled by `exact(i)` (Decimal cents).
+
+    Those are the rows within a hair of x.5 and every row too large for a float to hold
+    its cents (from 2^50 cents up). A figure beyond int64 is an error, never a wrong one.
+    """
     value = np.asarray(approx_cents, dtype=np.float64)
-    cents = np.sign(value) * np.floor(np.abs(value) + 0.5)
+    if np.any(np.abs(value) >= _INT64_LIMIT):
+        raise IcmError(f"a calculated amount ({np.nanmax(np.abs(value)) / 100:,.0f}) is beyond what icm can hold "
+                       "exactly (about 9.2e16): check the amounts, FX rates and multipliers of the data")
+    cents = (np.sign(value) * np.floor(np.abs(value) + 0.5)).astype(np.int64)
     frac = np.abs(value) - np.floor(np.abs(value))
-    near = np.flatnonzero(np.abs(frac - 0.5) < _NEAR_HALF * np.maximum(1.0, np.abs(value) * 1e-9))
-    if near.size:
-        cents = cents.copy()
-        for i in near:
-            cents[i] = float(exact(int(i)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return cents.astype(np.int64)
+    near = np.flatnonzero((np.abs(frac - 0.5) < _NEAR_HALF * np.maximum(1.0, np.abs(value) * 1e-9))
+                          | (np.abs(value) >= _FLOAT_EXACT))
+    for i in near:
+        cents[i] = int(exact(int(i)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return cents
+
+
+def checked_sum(cents: np.ndarray, groups: np.ndarray, size: int) -> np.ndarray:
+    """Per-group sums of int64 cents that never wrap: an overflow is an error, never a wrong figure."""
+    total = np.zeros(size, dtype=np.int64)
+    np.add.at(total, groups, cents)
+    approx = np.zeros(size, dtype=np.float64)
+    np.add.at(approx, groups, cents.astype(np.float64))
+    wrapped = np.abs(approx - total) > np.maximum(1e6, np.abs(approx) * 1e-9)
+    if np.any(np.abs(approx) >= _INT64_LIMIT) or np.any(wrapped):
+        raise IcmError("a total of credited amounts is beyond what icm can hold exactly (about 9.2e16): "
+                       "check the amounts, FX rates and multipliers of the data")
+    return total

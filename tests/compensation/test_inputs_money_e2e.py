@@ -40,8 +40,6 @@ def test_small_deals_pay_to_the_cent(tmp_path):
     assert [(r["line"], r["amount"]) for r in lines if r["line"] == "bookings"] == [("bookings", "1008.99")]
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECT 10, engine side: credits and tiers go through float amounts; "
-                   "the input's exact transactions.amount_cents is not used yet")
 def test_deals_near_ten_to_the_fifteen_pay_to_the_cent(tmp_path):
     # The three deals add to exactly 999,999,999,999,767.00.
     lines = register(tmp_path, ["333333333333255.67", "333333333333255.66", "333333333333255.67"])
