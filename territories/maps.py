@@ -235,7 +235,8 @@ height:10px;margin-right:4px}.rep{cursor:pointer}.rep:hover{background:#eef}
 </style></head><body>
 <div id="side"><b>__TITLE__</b><br>
 <button id="b0">Before</button><button id="b1" class="on">After</button>
-<p>&#9733; rep home &middot; outline: convex hull of the territory &middot; wheel to zoom,
+<p>&#9733; rep home &middot; outline: convex hull of the territory's core (far outliers
+left out) &middot; wheel to zoom,
 drag to pan &middot; click a rep to highlight it</p><div id="legend"></div></div>
 <div id="main"><svg id="map"></svg><div id="tip"></div></div>
 <script>
@@ -246,7 +247,10 @@ const xs=D.x,ys=D.y;let x0=Math.min(...xs),x1=Math.max(...xs),y0=Math.min(...ys)
 const pad=(x1-x0)*0.03;let vb=[x0-pad,y0-pad,x1-x0+2*pad,y1-y0+2*pad];
 function setvb(){svg.setAttribute("viewBox",vb.join(" "))}setvb();
 const maxp=Math.max(...D.pot)||1;const base=Math.max(vb[2],vb[3])/(D.x.length>5000?900:500);
-function hull(ix){const p=ix.map(i=>[xs[i],ys[i]]).sort((a,b)=>a[0]-b[0]||a[1]-b[1]);
+function med(v){const w=v.slice().sort((a,b)=>a-b);return w[Math.floor(w.length/2)]}
+function core(ix){if(ix.length<4)return ix;const cx=med(ix.map(i=>xs[i])),cy=med(ix.map(i=>ys[i]));
+const d=ix.map(i=>Math.hypot(xs[i]-cx,ys[i]-cy));const m=Math.max(med(d),1e-9);return ix.filter((i,k)=>d[k]<=3*m)}
+function hull(ix){ix=core(ix);const p=ix.map(i=>[xs[i],ys[i]]).sort((a,b)=>a[0]-b[0]||a[1]-b[1]);
 if(p.length<3)return p;const c=(o,a,b)=>(a[0]-o[0])*(b[1]-o[1])-(a[1]-o[1])*(b[0]-o[0]);
 const lo=[],up=[];for(const q of p){while(lo.length>1&&c(lo[lo.length-2],lo[lo.length-1],q)<=0)lo.pop();lo.push(q)}
 for(const q of p.slice().reverse()){while(up.length>1&&c(up[up.length-2],up[up.length-1],q)<=0)up.pop();up.push(q)}
