@@ -30,16 +30,21 @@ def credit_lines(
     plans: Mapping[str, Plan],
     first_day: pd.Timestamp,
     last_day: pd.Timestamp,
+    *,
+    lookup: int = 0,
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Credit lines of the transactions dated in [first_day, last_day].
 
     Works on positions (which transaction row gives a line its own columns, which one the
     borrowed ones) and builds the wide frame of every transaction column once, at the end:
-    a million-row frame is never copied or consolidated on the way.
+    a million-row frame is never copied or consolidated on the way. The last `lookup` rows
+    are only there for cancellations to borrow from (originals kept in another partition).
     """
     problems: list[Problem] = []
     dates = txns["date"].to_numpy()
     own = np.flatnonzero((dates >= first_day.to_datetime64()) & (dates <= last_day.to_datetime64()))
+    if lookup:
+        own = own[own < len(txns) - lookup]
     own, source, is_cancel = _take_original_columns(own, txns)
     credit_key = txns["txn_id"].to_numpy(dtype=object)[source]  # a cancellation's original
 

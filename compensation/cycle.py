@@ -373,6 +373,11 @@ def _is_scenario_file(path: Path) -> bool:
 
 
 def _calculate(ws: Workspace, period: str, ledger: Ledger, *, extra_transactions=None) -> RunResult:
+    if ws.settings.engine == "dask" and extra_transactions is None:  # issue 20; a what-if stays on pandas
+        from compensation.engines.dask_engine import calculate_on_dask  # noqa: PLC0415 - the optional extra
+        extra = workflow.ledger_adjustments(ledger)
+        return calculate_on_dask(ws, period, prior_state(ledger.closed_rows(period), period, ws.calendar),
+                                 lambda inputs: _with_adjustments(inputs, extra) if len(extra) else inputs)
     plan_set, inputs, problems = load(ws)
     extra = workflow.ledger_adjustments(ledger)
     if len(extra):

@@ -143,11 +143,9 @@ def spif_rows(lines: pd.DataFrame, plans: Mapping[str, Plan], calendar: Calendar
     return pd.concat(frames, ignore_index=True)
 
 
-def earn_spifs(governing, lines, plans, window):
-    """Rule 7: SPIF earnings per (rep, SPIF, fiscal year)."""
+def earn_spifs(governing, sums):
+    """Rule 7: SPIF earnings per (rep, SPIF, fiscal year); `sums` are `spif_rows` summed by that key."""
     rows = governing[governing["kind"] == "spif"].reset_index(drop=True)
-    earned = spif_rows(lines, plans, window.calendar)
-    sums = earned.groupby(["rep_id", "line", "attainment_period"], as_index=False)["earned_to_date"].sum()
     rows = rows.merge(sums, on=["rep_id", "line", "attainment_period"], how="outer")
     rows["kind"] = "spif"
     rows["earned_to_date"] = pd.to_numeric(rows["earned_to_date"]).fillna(0).astype("int64")

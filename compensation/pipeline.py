@@ -14,18 +14,26 @@ import numpy as np
 import pandas as pd
 
 from compensation.assignments import build_assignments, current_assignments, plan_values
-from compensation.crediting import credit_lines
 from compensation.earn import earn_components
+from compensation.engines.partition import Credited, credit_partition
 from compensation.errors import HOLD, IcmError, Problem
 from compensation.incentives import earn_bonuses, earn_spifs
-from compensation.measure import component_credits, period_names
+from compensation.measure import period_names
 from compensation.money import product_cents
 from compensation.periods import Calendar, month_first_day, month_index, month_last_day, month_name
 from compensation.plan import Plan
 from compensation.results import EXCEPTION_COLUMNS, PriorState, RunResult
 from compensation.settings import Workspace
 from compensation.settle import draw_active, register, settle, settlement_lines, true_up
-from compensation.timing import check_payments, net_by_rep, paying_reps, timing, timing_lines, waiting_reps
+from compensation.timing import (
+    check_payments,
+    deal_amounts,
+    net_by_rep,
+    paying_reps,
+    timing,
+    timing_lines,
+    waiting_reps,
+)
 
 
 @dataclass(frozen=True)
@@ -67,22 +75,45 @@ def calculate(ws: Workspace, period: str, plan_set, inputs, load_problems: Itera
 
     Reads no files: `compensation.cycle` loads the inputs and the ledger's prior state.
     `load_problems` are the row problems found at load; they go to the exceptions.
+    The pandas engine: the whole transactions table is one partition.
+    """
+    window = RunWindow.of(period, ws.calendar)
+    assignments, found = build_assignments(inputs.reps, plan_set.plans)
+    credited, lines, comp_credits = credit_partition(inputs.transactions, inputs.credits, inputs.reps, inputs.fx,
+                                                     assignments, plan_set.plans, window, ws.settings.base_currency)
+    detail = credit_detail(comp_credits, lines, window.calendar, plan_set.plans)
+    del lines, comp_credits
+    return calculate_credited(ws, period, plan_set, inputs, [*load_problems, *found], prior, credited, detail,
+                              deals_of(inputs.transactions, inputs.payments, prior))
+
+
+def deals_of(transactions: pd.DataFrame, payments: pd.DataFrame, prior: PriorState | None) -> pd.DataFrame:
+    """The transactions payments and the ledger's cash keys name: all payment timing reads of the table."""
+    wanted = set(payments["txn_id"]) if payments is not None and len(payments) else set()
+    if prior is not None and len(prior.held):
+        wanted |= set(prior.held.loc[prior.held["source"] == "cash", "ref"])
+    if not wanted:
+        return transactions.iloc[:0]
+    return transactions[transactions["txn_id"].isin(list(wanted)).to_numpy()]
+
+
+def calculate_credited(ws: Workspace, period: str, plan_set, inputs, problems: list[Problem],
+                       prior: PriorState | None, credited: Credited, detail: pd.DataFrame,
+                       deals: pd.DataFrame) -> RunResult:
+    """The per-rep stages (earn, true-up, timing, settle, register) on the transactions' sums.
+
+    Both engines end here: `credited` is the per-partition sums added up, `deals` the
+    transactions named by payments or by the ledger's cash keys (`deals_of`), `detail`
+    the credit detail the result keeps.
     """
     prior = prior or PriorState()
     window = RunWindow.of(period, ws.calendar)
     plans: Mapping[str, Plan] = plan_set.plans
-    problems: list[Problem] = list(load_problems)
+    problems = list(problems) + list(credited.problems)
+    assignments, _ = build_assignments(inputs.reps, plans)
+    comp_credits = credited.credits
 
-    assignments, found = build_assignments(inputs.reps, plans)
-    problems += found
-    lines, found = credit_lines(inputs.transactions, inputs.credits, inputs.reps, assignments, plans,
-                                window.first_day, window.last_day)
-    problems += found
-    comp_credits, found = component_credits(lines, plans, inputs.fx, ws.settings.base_currency)
-    problems += found
-
-    candidates = pd.concat([line_candidates(assignments, plans, window),
-                            credited_candidates(comp_credits, lines, assignments, plans, window)],
+    candidates = pd.concat([line_candidates(assignments, plans, window), credited.cancel_keys],
                            ignore_index=True).drop_duplicates(["rep_id", "line", "attainment_period", "assignment"])
     governing = candidates.sort_values("start", kind="stable").groupby(
         ["rep_id", "line", "attainment_period"], sort=False).tail(1)
@@ -90,8 +121,10 @@ def calculate(ws: Workspace, period: str, plan_set, inputs, load_problems: Itera
     problems += found
     bonuses, found = earn_bonuses(governing, comp_credits, inputs.quotas, plans, window, assignments)
     problems += found
-    spifs = earn_spifs(governing, lines, plans, window)
-    earned = pd.concat([components, bonuses, spifs], ignore_index=True)
+    spifs = earn_spifs(governing, credited.spifs)
+    # Credited cents stay integers through the concat: float64 cannot hold the cents of 10^15.
+    earned = pd.concat([f.astype({"credited": "Int64"}) if "credited" in f else f
+                        for f in (components, bonuses, spifs)], ignore_index=True)
 
     kinds = {line: kind for p in plans.values() for kind, ids in (
         ("component", [c.id for c in p.components]), ("bonus", [b.id for b in p.bonuses]),
@@ -100,7 +133,7 @@ def calculate(ws: Workspace, period: str, plan_set, inputs, load_problems: Itera
     current = current_assignments(assignments, window.last_day)
     adjustments, found = adjustment_lines(inputs.adjustments, prior, window, current, plans)
     problems += found
-    payments, found = check_payments(inputs.payments, inputs.transactions, inputs.credits, inputs.fx, current,
+    payments, found = check_payments(inputs.payments, deals, inputs.credits, inputs.fx, current,
                                      ws.settings.base_currency, set(inputs.reps["rep_id"]))
     problems += found
 
@@ -108,8 +141,8 @@ def calculate(ws: Workspace, period: str, plan_set, inputs, load_problems: Itera
     paid_reps = payable_reps(current, line_periods, adjustments, plans, window) - held
     # Payment timing (issue 17): held, release and forfeit, between earn and settle.
     timed_reps = paid_reps | (waiting_reps(prior.held, paying_reps(current, plans, window)) - held)
-    held_keys = timing(line_periods[line_periods["rep_id"].isin(timed_reps)], comp_credits, lines, payments,
-                       inputs.transactions, prior.held, timed_reps, assignments, plans, window)
+    held_keys = timing(line_periods[line_periods["rep_id"].isin(timed_reps)], credited.cash, payments,
+                       deal_amounts(deals, credited.cash), prior.held, timed_reps, assignments, plans, window)
     timed = timing_lines(held_keys[held_keys["rep_id"].isin(timed_reps)])
     paid_reps |= set(timed["rep_id"])
     line_periods = line_periods[line_periods["rep_id"].isin(paid_reps)].reset_index(drop=True)
@@ -133,7 +166,7 @@ def calculate(ws: Workspace, period: str, plan_set, inputs, load_problems: Itera
         line_periods=pd.concat([line_periods, adjustments.assign(
             kind="adjustment", line="adjustment", earned_to_date=adjustments["amount"], paid_before=0)],
             ignore_index=True),
-        credits=credit_detail(comp_credits, lines, window.calendar, plans),
+        credits=detail,
         settlement=settlement, reps=reps_info,
         exceptions=exceptions_frame(period, problems),
         inputs=tuple(inputs.files) + tuple(getattr(plan_set, "files", ())),
@@ -193,42 +226,6 @@ def line_candidates(assignments: pd.DataFrame, plans: Mapping[str, Plan], window
         return pd.DataFrame(columns=["rep_id", "line", "kind", "period_kind", "attainment_period", "plan_id",
                                      "assignment", "start"])
     return pd.concat(frames, ignore_index=True)
-
-
-def credited_candidates(comp_credits, lines, assignments, plans, window) -> pd.DataFrame:
-    """(assignment, component, period) keys that have credits outside the assignment's periods.
-
-    A cancellation can credit a leaver's assignment in a period it no longer overlaps
-    (rule 2). Only cancellations can, so only their credits are looked at.
-    """
-    comp_credits = comp_credits[lines["is_cancel"].to_numpy()[comp_credits["line_idx"].to_numpy()]]
-    kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
-    assignment = lines["assignment"].to_numpy()[comp_credits["line_idx"].to_numpy()]
-    line = comp_credits["line"].to_numpy(dtype=object)
-    month = comp_credits["month"].to_numpy(dtype=np.int64)
-    periods = np.full(len(comp_credits), None, dtype=object)
-    line_kind = pd.Series(line, dtype=object).map(kinds).to_numpy()
-    for kind in ("month", "quarter", "year"):
-        mask = line_kind == kind
-        if mask.any():
-            periods[mask] = period_names(window.calendar, kind, month[mask])
-    first = np.arange(len(comp_credits))
-    if len(comp_credits):
-        # The assignment fixes rep_id and plan_id: one integer per (assignment, line, period),
-        # first occurrences kept in order, before any frame is built.
-        line_codes, line_names = pd.factorize(line)
-        period_codes, period_names_ = pd.factorize(periods)
-        key = ((assignment.astype(np.int64) * (len(line_names) + 1) + line_codes + 1) * (len(period_names_) + 1)
-               + period_codes + 1)
-        first = np.sort(np.unique(key, return_index=True)[1])
-    keys = pd.DataFrame({
-        "rep_id": comp_credits["rep_id"].to_numpy()[first], "line": line[first],
-        "plan_id": comp_credits["plan_id"].to_numpy()[first], "assignment": assignment[first],
-        "period_kind": line_kind[first], "attainment_period": periods[first],
-    })
-    keys["kind"] = "component"
-    keys["start"] = assignments.set_index("assignment")["start"].reindex(keys["assignment"]).to_numpy()
-    return keys.drop_duplicates(["rep_id", "line", "attainment_period", "assignment"])
 
 
 def adjustment_lines(adjustments: pd.DataFrame, prior: PriorState, window: RunWindow, current, plans):

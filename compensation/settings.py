@@ -33,6 +33,10 @@ class Settings(BaseModel):
     ledger: str = "sqlite:///icm.db"
     locale: Literal["en", "it"] = "en"
     rounding: Literal["half_up"] = "half_up"
+    # Who runs the per-transaction stages (issue 20): `dask` needs the dask extra; `scheduler`
+    # is a Dask scheduler address (none: a LocalCluster sized to the machine).
+    engine: Literal["pandas", "dask"] = "pandas"
+    scheduler: str | None = None
 
     @field_validator("ledger")
     @classmethod

@@ -87,10 +87,21 @@ def read_table(ws: Workspace, name: str, required: bool = True, *,
             raise IcmError.at(f"data/{name}.csv", None, messages.table_missing(name, columns))
         return None, [], None
     source = relative(ws, path)
-    raw = read_text_table(path, source)
+    table, problems, n = typed_rows(name, read_text_table(path, source), source, known_reps)
+    return table, problems, InputFile(name, source, n, file_sha256(path))
+
+
+def typed_rows(name: str, raw, source: str, known_reps: Collection[str] | None = None, first_row: int = 2,
+               ) -> tuple[pd.DataFrame, list[Problem], int]:
+    """`read_table`'s checks on cells already read: the good rows, a Problem per bad cell, the row count.
+
+    `first_row` is the row number of the first cell (2 under a header; more for a slice
+    of a file read by the Dask engine).
+    """
+    schema = SCHEMAS[name]
     renamed, header_problems = _match_header(name, raw.names, source)
     n = len(next(iter(raw.cells.values()))) if raw.cells else 0
-    rows = np.arange(2, n + 2, dtype=np.int64)
+    rows = np.arange(first_row, n + first_row, dtype=np.int64)
     texts = {h: cleaned(raw.cells[h]) for h in raw.names}
     for h in raw.names:
         if h.startswith(BLANK_HEADER):
@@ -141,7 +152,7 @@ def read_table(ws: Workspace, name: str, required: bool = True, *,
         entries.sort(key=lambda e: e[0])
         problems += row_problems(name, table, entries, known)
         table = table.loc[~drop].reset_index(drop=True)
-    return table, problems, InputFile(name, source, n, file_sha256(path))
+    return table, problems, n
 
 
 def _formula_cells(bad: list[tuple[str, np.ndarray, list[str]]], formulas: dict[str, dict[int, str]],

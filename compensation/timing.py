@@ -179,12 +179,14 @@ def waiting_reps(prior_flows: pd.DataFrame, pays_now: Collection[str]) -> set[st
     return set(owing.index[owing.to_numpy(dtype=bool)]) & set(pays_now)
 
 
-def timing(line_periods: pd.DataFrame, comp_credits: pd.DataFrame, lines: pd.DataFrame, payments: pd.DataFrame,
-           transactions: pd.DataFrame, prior_flows: pd.DataFrame, reps: Collection[str], assignments: pd.DataFrame,
+def timing(line_periods: pd.DataFrame, cash: pd.DataFrame, payments: pd.DataFrame, amounts: Mapping[str, int],
+           prior_flows: pd.DataFrame, reps: Collection[str], assignments: pd.DataFrame,
            plans: Mapping[str, Plan], window) -> pd.DataFrame:
     """Every held key: its balance before, this run's flows and the balance after.
 
-    Keys of `reps` are recomputed; other reps' balances are carried unchanged (no flows).
+    `cash` is `cash_credits` (summed over every partition), `amounts` each deal's amount in
+    cents (the deals of `cash`, of the ledger's cash keys and of the payments). Keys of
+    `reps` are recomputed; other reps' balances are carried unchanged (no flows).
     """
     reps = set(reps)
     carried = _carried(prior_flows, reps)
@@ -193,8 +195,7 @@ def timing(line_periods: pd.DataFrame, comp_credits: pd.DataFrame, lines: pd.Dat
     if not timed and not len(prior):
         return carried
     leaving = _leavers(assignments, plans, reps, window)
-    cash = _cash(line_periods, comp_credits, lines, payments, transactions, prior, reps, timed, leaving, plans,
-                 window)
+    cash = _cash(line_periods, cash, payments, amounts, prior, reps, timed, leaving, window)
     hold = _holdback(line_periods, prior, reps, timed, leaving, window)
     keys = pd.concat([cash, hold], ignore_index=True)
     if not len(keys):
@@ -250,32 +251,59 @@ def _leavers(assignments, plans, reps, window) -> dict[str, tuple[pd.Timestamp, 
                                                                      strict=True)}
 
 
-def _cash(line_periods, comp_credits, lines, payments, transactions, prior, reps, timed, leaving, plans, window):
+CASH_COLUMNS = ("rep_id", "plan_id", "line", "attainment_period", "ref", "c")
+
+
+def cash_credits(comp_credits: pd.DataFrame, lines: pd.DataFrame, plans: Mapping[str, Plan],
+                 calendar: Calendar) -> pd.DataFrame:
+    """Credited cents per (rep, plan, cash-paid component, attainment period, deal), and each deal's amount.
+
+    What pay on cash needs of the transactions, summed where they are (a partition);
+    sums of several partitions add up. The deal of a cancellation is its original.
+    """
+    shares = {k for k, p in timed_components(plans).items() if p.cash > 0}
+    empty = pd.DataFrame({c: pd.Series(dtype="int64" if c in ("c", "amount") else object)
+                          for c in (*CASH_COLUMNS, "amount")})
+    if not shares or not len(comp_credits):
+        return empty
+    keyed = pd.Series(list(zip(comp_credits["plan_id"], comp_credits["line"], strict=True)), dtype=object)
+    cc = comp_credits[keyed.isin(list(shares)).to_numpy()]
+    if not len(cc):
+        return empty
+    kinds = {(pid, line): plans[pid].component(line).attainment_period for pid, line in shares}
+    period = np.array([calendar.period_of(kinds[(pid, ln)], int(m)) for pid, ln, m in zip(
+        cc["plan_id"], cc["line"], cc["month"], strict=True)], dtype=object)
+    at = cc["line_idx"].to_numpy()
+    per = pd.DataFrame({"rep_id": cc["rep_id"].to_numpy(), "plan_id": cc["plan_id"].to_numpy(),
+                        "line": cc["line"].to_numpy(), "attainment_period": period,
+                        "ref": lines["credit_key"].to_numpy(dtype=object)[at],
+                        "c": cc["credited"].to_numpy(dtype=np.int64),
+                        "amount": product_cents(lines["orig_amount"].to_numpy(dtype=float)[at])})
+    return per.groupby(list(CASH_COLUMNS[:-1]), as_index=False, sort=False).agg(
+        c=("c", "sum"), amount=("amount", "first"))
+
+
+def add_cash(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """`cash_credits` of several partitions added up."""
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.groupby(list(CASH_COLUMNS[:-1]), as_index=False, sort=False).agg(
+        c=("c", "sum"), amount=("amount", "first"))
+
+
+def _cash(line_periods, cash, payments, amounts, prior, reps, timed, leaving, window):
     """Cash keys: W recomputed for the run's attainment periods, the ledger's for earlier years; R from payments."""
     shares = {k: Fraction(p.cash) for k, p in timed.items() if p.cash > 0}
     rows = []
-    if shares and len(comp_credits):
-        cc = comp_credits[comp_credits["rep_id"].isin(reps)]
-        keyed = pd.Series(list(zip(cc["plan_id"], cc["line"], strict=True)), index=cc.index, dtype=object)
-        cc = cc[keyed.isin(list(shares)).to_numpy()]
-        if len(cc):
-            kinds = {(pid, line): plans[pid].component(line).attainment_period for pid, line in shares}
-            period = np.array([window.calendar.period_of(kinds[(pid, ln)], int(m)) for pid, ln, m in zip(
-                cc["plan_id"], cc["line"], cc["month"], strict=True)], dtype=object)
-            deals = lines["credit_key"].to_numpy(dtype=object)[cc["line_idx"].to_numpy()]
-            per = pd.DataFrame({"rep_id": cc["rep_id"].to_numpy(), "plan_id": cc["plan_id"].to_numpy(),
-                                "line": cc["line"].to_numpy(), "attainment_period": period, "ref": deals,
-                                "c": cc["credited"].to_numpy(dtype=np.int64)})
-            per = per.groupby(["rep_id", "plan_id", "line", "attainment_period", "ref"], as_index=False,
-                              sort=False)["c"].sum()
-            comp = line_periods[line_periods["kind"] == "component"]
-            totals = comp.groupby(["rep_id", "line", "attainment_period"], as_index=False).agg(
-                E=("earned_to_date", "sum"), C=("credited", "sum"))
-            per = per.merge(totals, on=["rep_id", "line", "attainment_period"], how="left")
-            for r in per.itertuples(index=False):
-                e, total = int(0 if pd.isna(r.E) else r.E), int(0 if pd.isna(r.C) else r.C)
-                w = 0 if total == 0 else round_half_up(shares[(r.plan_id, r.line)] * e * int(r.c) / total)
-                rows.append((r.rep_id, r.line, "cash", r.ref, r.attainment_period, w))
+    per = cash[cash["rep_id"].isin(reps)] if shares and len(cash) else cash.iloc[:0]
+    if len(per):
+        comp = line_periods[line_periods["kind"] == "component"]
+        totals = comp.groupby(["rep_id", "line", "attainment_period"], as_index=False).agg(
+            E=("earned_to_date", "sum"), C=("credited", "sum"))
+        per = per.merge(totals, on=["rep_id", "line", "attainment_period"], how="left")
+        for r in per.itertuples(index=False):
+            e, total = int(0 if pd.isna(r.E) else r.E), int(0 if pd.isna(r.C) else r.C)
+            w = 0 if total == 0 else round_half_up(shares[(r.plan_id, r.line)] * e * int(r.c) / total)
+            rows.append((r.rep_id, r.line, "cash", r.ref, r.attainment_period, w))
     recomputed = pd.DataFrame(rows, columns=[*KEY, "W"]).groupby(KEY, as_index=False)["W"].sum()
     recomputed["W"] = recomputed["W"].astype("int64")
     # Keys the ledger holds: outside this fiscal year they keep their W; inside, they are recomputed.
@@ -287,7 +315,7 @@ def _cash(line_periods, comp_credits, lines, payments, transactions, prior, reps
     keys = pd.concat([recomputed, frozen, gone], ignore_index=True)
     if not len(keys):
         return keys.assign(R=pd.Series(dtype="int64"), due="")
-    paid = _paid_fraction(keys, payments, transactions, leaving, window)
+    paid = _paid_fraction(keys, payments, amounts, leaving, window)
     keys["R"] = [round_half_up(Fraction(int(w)) * f) for w, f in zip(keys["W"], paid, strict=True)]
     keys["W"] = keys["W"].astype("int64")
     keys["R"] = keys["R"].astype("int64")
@@ -295,9 +323,15 @@ def _cash(line_periods, comp_credits, lines, payments, transactions, prior, reps
     return keys
 
 
-def _paid_fraction(keys, payments, transactions, leaving, window) -> list[Fraction]:
+def deal_amounts(transactions: pd.DataFrame, cash: pd.DataFrame) -> dict[str, int]:
+    """Amount in cents of each deal timing may look at: those of `cash`, and the given transactions."""
+    amounts = dict(zip(transactions["txn_id"], product_cents(transactions["amount"].to_numpy(float)), strict=True))
+    amounts.update(zip(cash["ref"], cash["amount"].astype("int64"), strict=True))
+    return amounts
+
+
+def _paid_fraction(keys, payments, amount, leaving, window) -> list[Fraction]:
     """Per key: the share of its deal paid by the cut-off (run month end, or the leaver's end date), in [0, 1]."""
-    amount = dict(zip(transactions["txn_id"], product_cents(transactions["amount"].to_numpy(float)), strict=True))
     if payments is None or not len(payments):
         return [Fraction(0)] * len(keys)
     counted = payments[payments["date"] <= window.last_day]
