@@ -194,7 +194,8 @@ def transaction_text(rule: Commission, credit) -> str:
         words = " + ".join(f"{_num(part)} x {pct(t.rate)}" for part, t in zip(parts, rule.tiers, strict=True) if part)
         text = f"{words} of band value {_num(band)}" + ("" if rule.band_by is None else f", on {value}")
     if credit.portion_num != 1 or credit.portion_den != 1:
-        text += f"; cancels {_num(to_decimal(-credit.portion_num))}/{_num(to_decimal(credit.portion_den))} of its original"
+        cancelled = f"{_num(to_decimal(-credit.portion_num))}/{_num(to_decimal(credit.portion_den))}"
+        text += f"; cancels {cancelled} of its original"
     return f"{text} = {shown}"
 
 

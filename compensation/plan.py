@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic_core import InitErrorDetails
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -27,6 +25,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails
+
+from compensation.conditions import Condition
 
 
 def parse_percent(value):
@@ -72,101 +73,6 @@ def parse_where(value):
     return out
 
 
-# The words of a `where` condition and the field each sets (issue 16: richer `where`).
-CONDITION_WORDS = {">=": "ge", ">": "gt", "<=": "le", "<": "lt", "between": "between", "in": "one_of",
-                   "not_in": "not_in", "not in": "not_in", "from": "from_", "to": "to"}
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A test of one transaction column: numeric bounds, one of / none of, a date window.
-
-    Written as a mapping, e.g. `amount: {">=": 10000, "<": 50000}`, `seats: {between: [10, 50]}`,
-    `product: {not_in: [Legacy]}`, `close_date: {from: 2026-04-01, to: 2026-06-30}`.
-    """
-
-    ge: Decimal | None = None
-    gt: Decimal | None = None
-    le: Decimal | None = None
-    lt: Decimal | None = None
-    one_of: tuple[str, ...] | None = None
-    not_in: tuple[str, ...] = ()
-    from_: date | None = None
-    to: date | None = None
-
-    @classmethod
-    def parse(cls, column: str, spec: dict) -> Condition:
-        if not spec:
-            raise ValueError(f"the condition on '{column}' is empty; write e.g. {column}: {{\">=\": 1000}}")
-        fields: dict = {}
-        for word, wanted in spec.items():
-            name = CONDITION_WORDS.get(str(word))
-            if name is None:
-                close = difflib.get_close_matches(str(word), list(CONDITION_WORDS), n=1, cutoff=0.5)
-                hint = f"did you mean '{close[0]}'?" if close else "use one of: " + ", ".join(CONDITION_WORDS)
-                raise ValueError(f"unknown comparison '{word}' for column '{column}' ({hint})")
-            if name in ("one_of", "not_in"):
-                items = wanted if isinstance(wanted, list | tuple) else [wanted]
-                fields[name] = tuple(str(v) for v in items)
-            elif name in ("from_", "to"):
-                if isinstance(wanted, str):  # a stored plan's ISO text
-                    try:
-                        wanted = date.fromisoformat(wanted)
-                    except ValueError:
-                        pass
-                if not isinstance(wanted, date):
-                    raise ValueError(f"'{word}' of the condition on '{column}' must be a date such as 2026-04-01")
-                fields[name] = wanted
-            elif name == "between":
-                if not isinstance(wanted, list | tuple) or len(wanted) != 2:
-                    raise ValueError(f"'between' of the condition on '{column}' must be two numbers, "
-                                     "e.g. between: [10, 50]")
-                fields["ge"], fields["le"] = (_condition_number(column, word, v) for v in wanted)
-            else:
-                fields[name] = _condition_number(column, word, wanted)
-        low, high = fields.get("ge", fields.get("gt")), fields.get("le", fields.get("lt"))
-        if low is not None and high is not None and high < low:
-            raise ValueError(f"the condition on '{column}' can never hold: its upper bound {high} is below {low}")
-        if fields.get("from_") and fields.get("to") and fields["to"] < fields["from_"]:
-            raise ValueError(f"the window on '{column}' ends ({fields['to']}) before it starts ({fields['from_']}); "
-                             "swap them")
-        return cls(**fields)
-
-    def as_yaml(self) -> dict:
-        """The condition in the words of the plan language."""
-        out: dict = {word: str(getattr(self, name)) for word, name in CONDITION_WORDS.items()
-                     if name in ("ge", "gt", "le", "lt", "from_", "to") and getattr(self, name) is not None}
-        if self.one_of is not None:
-            out["in"] = list(self.one_of)
-        if self.not_in:
-            out["not_in"] = list(self.not_in)
-        return out
-
-    @property
-    def numeric(self) -> bool:
-        return any(v is not None for v in (self.ge, self.gt, self.le, self.lt))
-
-    def __str__(self) -> str:
-        parts = [f"{word} {getattr(self, name)}" for word, name in ((">=", "ge"), (">", "gt"), ("<=", "le"),
-                                                                  ("<", "lt"), ("from", "from_"), ("to", "to"))
-                 if getattr(self, name) is not None]
-        if self.one_of is not None:
-            parts.append("one of " + ", ".join(self.one_of))
-        if self.not_in:
-            parts.append("not " + ", ".join(self.not_in))
-        return " and ".join(parts)
-
-
-def _condition_number(column: str, word, value) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise ValueError(f"'{word}' of the condition on '{column}' must be a number, e.g. \"{word}\": 1000")
-    try:
-        return parse_amount(value)
-    except ValueError:
-        raise ValueError(f"'{word}' of the condition on '{column}' must be a number, "
-                         f"not {value!r}") from None
-
-
 ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 
 
@@ -188,6 +94,8 @@ Id = Annotated[str, AfterValidator(check_id)]
 Currency = Annotated[str, AfterValidator(check_currency)]
 Percent = Annotated[Decimal, BeforeValidator(parse_percent)]
 Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
+
+
 def dump_where(where: dict) -> dict:
     """A filter as its plan text (lists, condition words), so a stored plan loads back the same."""
     return {column: c.as_yaml() if isinstance(c, Condition) else list(c) for column, c in where.items()}
@@ -221,8 +129,10 @@ class Measure(Model):
 
 
 class Tier(Model):
-    """A band starts at `from` (attainment fraction, an amount with `basis: amount`, or a
-    `band_by` value) and pays a `rate` or a fixed `amount`; only the last may end at `to`."""
+    """A band: starts at `from`, pays a `rate` or a fixed `amount`; only the last may end at `to`.
+
+    `from` is an attainment fraction, an amount with `basis: amount`, or a `band_by` value.
+    """
 
     from_: Percent = Field(alias="from", ge=0)
     rate: Percent | None = Field(default=None, ge=0, le=1)
@@ -254,8 +164,10 @@ def _method_word(value):
 
 
 class Accelerator(Model):
-    """The tiers from `from` on pay only while `component`'s attainment (year to date by
-    default) is at least `min_attainment`; else they pay the rate of the tier below `from`."""
+    """Tiers from `from` on pay only while an attainment condition holds, else the tier below.
+
+    The condition: `component`'s attainment (year to date by default) reaches `min_attainment`.
+    """
 
     from_: Percent = Field(alias="from", gt=0)
     min_attainment: Percent = Field(ge=0)

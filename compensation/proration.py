@@ -71,8 +71,11 @@ class QuotaSplit:
         return w * month_presence(self.spans.get(rep_id, []), month, self.comp.quota_proration)
 
     def share(self, rep_id: str, row_first: int, row_last: int, first: int, last: int) -> Fraction | None:
-        """For `measure.quotas_for`: the weight of the row's months inside the period (with
-        presence) over the weight of all the row's months; None when the row weighs nothing."""
+        """For `measure.quotas_for`: the share of a quota row (its months) the period takes.
+
+        The weight of the row's months inside the period (times presence when prorating) over
+        the weight of all the row's months; None when the row weighs nothing.
+        """
         months = range(int(row_first), int(row_last) + 1)
         total = sum((month_weight(self.comp, self.calendar, m) for m in months), Fraction(0))
         if not total:

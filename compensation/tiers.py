@@ -53,8 +53,10 @@ def marginal_edges(quota: float, rule: Commission) -> list[Decimal]:
 
 
 def marginal_slices(value: Decimal, lows: list[Decimal], top: Decimal | None = None) -> list[Decimal]:
-    """The part of `value` in each band [lows[k], lows[k+1]) (the last up to `top`, if any);
-    a net negative lands in the first."""
+    """The part of `value` in each band [lows[k], lows[k+1]), the last up to `top` if any.
+
+    A net negative lands in the first band.
+    """
     parts = []
     for k, low in enumerate(lows):
         high = lows[k + 1] if k + 1 < len(lows) else top

@@ -47,9 +47,10 @@ CASES = {
         "plans/ae.yaml:5: 'commission' in component 'nb': 'band_by' needs per: transaction (a cumulative "
         "table's band is chosen by the period's total)"),
     "per_transaction_on_attainment": (
-        "    commission:\n      per: transaction\n      basis: attainment\n      tiers:\n        - {from: 0, rate: 1%}\n",
-        "plans/ae.yaml:5: 'commission' in component 'nb': a per-transaction table chooses its band by the "
-        "transaction's value, not by attainment; remove 'basis' (or write basis: amount)"),
+        "    commission:\n      per: transaction\n      basis: attainment\n"
+        "      tiers:\n        - {from: 0, rate: 1%}\n",
+        "plans/ae.yaml:5: 'commission' in component 'nb': a per-transaction table chooses its band by "
+        "the transaction's value, not by attainment; remove 'basis' (or write basis: amount)"),
     "hybrid_without_threshold": (
         "    commission:\n      method: hybrid\n" + TIERS,
         "plans/ae.yaml:5: 'commission' in component 'nb': method hybrid needs 'retroactive_to': the tier "

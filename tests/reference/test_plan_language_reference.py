@@ -70,10 +70,10 @@ class Table:
             widths = [(self.bands[i + 1][0] if i + 1 < len(self.bands) else self.top) - low
                       for i, (low, _) in enumerate(self.bands)]
             return sum((amount * part / width for (_, amount), part, width in
-                        zip(self.bands, self.parts(band), widths)), Fraction(0)) * 100 * share
+                        zip(self.bands, self.parts(band), widths, strict=False)), Fraction(0)) * 100 * share
         if not self.split:
             return base * self.bands[index][1]
-        rated = sum((rate * part for (_, rate), part in zip(self.bands, self.parts(band))), Fraction(0))
+        rated = sum((rate * part for (_, rate), part in zip(self.bands, self.parts(band), strict=False)), Fraction(0))
         if self.band_by is None:
             return rated * 100
         return base * rated / band if band > 0 else base * self.bands[0][1]
@@ -95,7 +95,8 @@ def tables(draw) -> Table:
     top = None
     if (amounts and split) or draw(st.booleans()):
         top = starts[-1] + draw(st.integers(1, 30 if band_by else 40_000))
-    return Table(tuple(zip(starts, pays)), amounts, split, top if (split or top is None) else None, band_by)
+    top = top if (split or top is None) else None
+    return Table(tuple(zip(starts, pays, strict=True)), amounts, split, top, band_by)
 
 
 @st.composite
@@ -161,7 +162,8 @@ def test_hybrid_tiers_match_the_reference(rates, threshold, credited, quota):
     starts = [Fraction(0), Fraction(1, 2), Fraction(1), Fraction(3, 2)][:len(rates)]
     threshold = min(threshold, len(rates) - 1)
     rule = Commission.model_validate({"method": "hybrid", "retroactive_to": str(float(starts[threshold])),
-                                      "tiers": [{"from": str(float(s)), "rate": r} for s, r in zip(starts, rates)]})
+                                      "tiers": [{"from": str(float(s)), "rate": r}
+                                                for s, r in zip(starts, rates, strict=False)]})
     exact_rates = [Fraction(r.rstrip("%")) / 100 for r in rates]
     position = Fraction(credited, quota)
     below = max((i for i in range(threshold) if starts[i] <= position), default=0)
@@ -192,7 +194,7 @@ def test_quota_weights_and_proration_match_the_reference(grain, raw, how, start_
         # Whole-percent weights summing to exactly 100%: the last one takes the remainder.
         percents = [w * 100 // total for w in raw[:-1]]
         percents.append(100 - sum(percents))
-        weights = {n: f"{p}%" for n, p in zip(names, percents)}
+        weights = {n: f"{p}%" for n, p in zip(names, percents, strict=False)}
     comp = Component.model_validate({"id": "nb", "commission": {"tiers": [{"from": 0, "rate": "1%"}]},
                                      "quota_weights": weights, "quota_proration": how})
     start = date(2026, 1, 1) + timedelta(days=start_day)
