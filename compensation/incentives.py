@@ -46,8 +46,9 @@ def accelerator_met(rows: pd.DataFrame, comp: Component, attainments: pd.DataFra
     (credit and quota summed over its attainment periods of the fiscal year begun by then).
     """
     acc = comp.commission.accelerator
-    credited = attainments.set_index(["rep_id", "line", "attainment_period"])["credited"]
-    quota = attainments.set_index(["rep_id", "line", "attainment_period"])["quota"]
+    keys = list(zip(attainments["rep_id"], attainments["line"], attainments["attainment_period"], strict=True))
+    credited = dict(zip(keys, attainments["credited"].to_numpy(), strict=True))
+    quota = dict(zip(keys, attainments["quota"].to_numpy(dtype=float), strict=True))
     out = np.zeros(len(rows), dtype=bool)
     for i, (rep_id, period) in enumerate(zip(rows["rep_id"], rows["attainment_period"], strict=True)):
         end = min(calendar.bounds(period)[1], run_month)
