@@ -96,7 +96,6 @@ def start_plan(inst: Instance, block: np.ndarray, seconds: float,
     account away from the broken reps and the fractional ones and solve the LP again over
     the rest. Each round frees fewer accounts, so it ends in a few rounds.
     """
-    t0 = time.perf_counter()
     greedy = start_choice(inst, block)
     plan = repair(inst, greedy, block, seconds=min(seconds / 4, 2.0))
     if violation(inst, plan, block) <= 1e-9:

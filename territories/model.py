@@ -55,8 +55,10 @@ class Model:
 
 
 def cost_scale(inst: Instance) -> float:
-    """Objective units per model unit, so coefficients stay near 1; the same for every
-    block and every widening of the candidate lists."""
+    """Objective units per model unit, so coefficients stay near 1.
+
+    The same for every block and every widening of the candidate lists.
+    """
     objective = inst.scenario.objective
     if objective == "disruption":
         return float(inst.pot.mean()) or 1.0
@@ -154,7 +156,7 @@ def build_model(inst: Instance, block: np.ndarray, *, relax: bool = False,
         row_hi.append([(budget - inst.pot[owned_block].sum()) / unit])
 
     zcol = None
-    extra_cost, extra_rows = [], []
+    extra_rows = []
     metrics = []
     if sc.objective == "balance":
         metrics = ["potential"] + (["workload"] if sc.balance.workload is not None else [])

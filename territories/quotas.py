@@ -18,8 +18,8 @@ import pulp
 from compensation.errors import IcmError
 from compensation.money import format_cents, round_decimal_cents, to_decimal
 from compensation.periods import Calendar
-from territories.solvers import new_var, quiet_highs
 from territories.scenario import QuotaScenario
+from territories.solvers import new_var, quiet_highs
 
 FLAG_LOW, FLAG_HIGH = 0.9, 1.15
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")

@@ -83,8 +83,11 @@ class SolverOptions(_Frozen):
 
 
 class Weights(_Frozen):
-    """Prices of the `mix` objective: per percentage point of potential moved, per km of
-    workload-weighted mean distance from each account to its rep's home."""
+    """Prices of the `mix` objective.
+
+    Per percentage point of potential moved, and per km of the workload-weighted mean
+    distance from each account to its rep's home.
+    """
 
     disruption: Annotated[float, Field(ge=0)] = 0.0
     distance: Annotated[float, Field(ge=0)] = 0.0

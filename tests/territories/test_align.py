@@ -5,8 +5,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from territories import blocks as blocks_mod
-from territories.solvers import Solve
 from territories.align import InfeasibleError, NoSolutionError, align
+from territories.solvers import Solve
 
 from .conftest import brute_force, make_accounts, make_reps, scenario
 
