@@ -219,3 +219,16 @@ def test_a_cancellation_in_another_currency_month_reverses_exactly_what_its_orig
     lp = result.line_periods
     assert int(lp.loc[lp["line"] == "deals", "credited"].sum()) == -10_000  # 1,100 - 1,200 credited
     assert _earned(result, "deals") == 0  # the 1% band of the original, at January's rate
+
+
+def test_a_band_by_cell_that_is_not_a_number_holds_the_rep(tmp_path):
+    plan = ("id: p\nname: P\ncomponents:\n  - id: units\n    commission:\n      per: transaction\n"
+            "      band_by: quantity\n      tiers: [{from: 0, amount: 10}, {from: 5, amount: 50}]\n")
+    root = _workspace(tmp_path, plan, "")
+    (root / "data" / "transactions.csv").write_text(
+        "txn_id,date,amount,currency,rep_id,type,quantity\nT1,2026-01-10,100,EUR,A,new,7\nT2,2026-01-11,100,EUR,A,new,\n")
+    result = cycle.dry_run(root, "2026-01")
+    holds = result.exceptions[result.exceptions["severity"] == "hold"]
+    assert holds[["txn_id", "rep_id", "reason"]].values.tolist() == [[
+        "T2", "A", "'quantity' is not a number, and it chooses the band of component 'units'; fill in the column"]]
+    assert result.register.empty
