@@ -152,7 +152,7 @@ def _result(inst: Instance, choice: np.ndarray, solves: list[BlockSolve], clock,
 
 def _solve_blocks(inst: Instance, blocks: list[np.ndarray], clock: _Clock, *,
                   with_max_moved: bool) -> list[BlockSolve]:
-    """Start every block, then solve each with a share of the time left."""
+    """Start every block, then solve each with a share of the time left (by size)."""
     opts = inst.scenario.solver
     starts, views = [], []
     for b in blocks:
@@ -169,10 +169,15 @@ def _solve_blocks(inst: Instance, blocks: list[np.ndarray], clock: _Clock, *,
         clock.first()
     if clock.on_event:
         clock.on_event(Event("start", 0, len(blocks), clock()))
-    solves = []
+    solves: dict[int, BlockSolve] = {}
     scale = 1.0 if inst.scenario.objective == "balance" else cost_scale(inst)
-    for i, b in enumerate(blocks):
-        budget = max((opts.time_limit - clock()) / (len(blocks) - i), 0.5)
+    # blocks still without a plan first, and with twice the weight: they need a first plan
+    weight = {i: len(b) * (1 if starts[i][1] else 2) for i, b in enumerate(blocks)}
+    order = sorted(range(len(blocks)), key=lambda i: (starts[i][1], i))
+    for n_done, i in enumerate(order):
+        b = blocks[i]
+        left = sum(weight[j] for j in order[n_done:])
+        budget = max((opts.time_limit - clock()) * weight[i] / left, 0.5)
         plan, ok = starts[i]
         solved = solve_block(views[i], b, plan, ok and moved_ok, budget,
                              with_max_moved=with_max_moved,
@@ -189,9 +194,9 @@ def _solve_blocks(inst: Instance, blocks: list[np.ndarray], clock: _Clock, *,
         if clock.on_event:
             clock.on_event(Event("bound", i, len(blocks), clock(), solved.objective * scale,
                                  solved.bound * scale))
-        solves.append(solved)
+        solves[i] = solved
     clock.first()
-    return solves
+    return [solves[i] for i in range(len(blocks))]
 
 
 def _moved_ok(inst: Instance, choice: np.ndarray) -> bool:
