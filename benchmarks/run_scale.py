@@ -12,15 +12,22 @@ as a fresh subprocess:
 - the floor: a Python process that imports pandas, reads the same transactions CSV
   with the pyarrow engine and sums amount by rep and type.
 
-The last line printed is `run_s=... floor_s=... ratio=... peak_mib=...`, where
-peak_mib is the peak resident memory of the `icm run` process.
+`--repeat N` (default 5) times N runs and N floors and reports the medians; `--engine
+dask` runs the Dask engine (a LocalCluster, or `--scheduler ADDRESS`). Memory is the
+peak, sampled every 0.1 s, of the resident memory summed over the `icm run` process and
+all its descendants (a LocalCluster's scheduler and workers). `--stages` adds one
+profiled run and prints each stage's share of it (read, credit, earn, settle, ledger,
+render). `--parquet N` first writes the transactions as N Parquet files under
+`data/transactions/` (in a sibling workspace) and runs on those.
+
+The last line printed is `run_s=... floor_s=... ratio=... peak_mib=...` (medians).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
+import statistics
 import shutil
 import subprocess
 import sys
@@ -178,20 +185,96 @@ def fresh_run_folder(cached: Path) -> Path:
     return run
 
 
-def timed(args: list[str], label: str) -> float:
+def timed(args: list[str], label: str) -> tuple[float, float]:
+    """Run `args`; return wall seconds and the sampled peak of the process tree's resident MiB."""
+    import psutil
+
     started = time.perf_counter()
-    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
+    with open(os.devnull, "w") as sink:
+        proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=sink, text=True)
+        peak = 0
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            total = 0
+            try:
+                for each in [root, *root.children(recursive=True)]:
+                    try:
+                        total += each.memory_info().rss
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                pass
+            peak = max(peak, total)
+            time.sleep(0.1)
+        out = proc.stdout.read()
     elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.stderr.write(
-            f"{label} failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}\n"
-        )
+    if proc.returncode != 0:
+        sys.stderr.write(f"{label} failed (exit {proc.returncode}):\n{out}\n")
         raise SystemExit(1)
-    print(
-        f"{label}: {elapsed:.2f} s  {(done.stdout.strip().splitlines() or [''])[-1]}",
-        flush=True,
-    )
-    return elapsed
+    print(f"{label}: {elapsed:.2f} s  peak {peak / 2**20:.0f} MiB  "
+          f"{(out.strip().splitlines() or [''])[-1][:100]}", flush=True)
+    return elapsed, peak / 2**20
+
+
+STAGES = {  # stage -> functions whose cumulative time is the stage's (nested ones are not counted twice)
+    "read": ("load_inputs", "scan_part"),
+    "credit": ("credit_partition", "credit_detail"),
+    "earn": ("earn_components", "earn_bonuses", "earn_spifs", "true_up"),
+    "settle": ("timing", "settle", "register", "year_to_date", "check_payments"),
+    "ledger": ("commit_run", "prior_state", "closed_rows"),
+    "render": ("publish",),
+}
+
+
+def stage_shares(profile: Path) -> dict[str, float]:
+    """Seconds per stage from a cProfile of `icm run` (cumulative time of each stage's functions)."""
+    import pstats
+
+    stats = pstats.Stats(str(profile)).stats
+    total = max(v[3] for v in stats.values())
+    out = {}
+    for stage, names in STAGES.items():
+        out[stage] = sum(max((v[3] for (f, _, fn), v in stats.items() if fn == name and "/icm" not in f
+                              and ("compensation" in f or "reports" in f)), default=0.0) for name in names)
+    out["other"] = max(total - sum(out.values()), 0.0)
+    out["total"] = total
+    return out
+
+
+def parquet_workspace(cached: Path, files: int) -> Path:
+    """A sibling workspace whose transactions are `files` Parquet files in data/transactions/."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    root = cached.parent / f"{cached.name}_parquet{files}"
+    if (root / ".complete").exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "data" / "transactions").mkdir(parents=True)
+    for name in ("icm.yaml",):
+        shutil.copy(cached / name, root / name)
+    (root / "plans").symlink_to(cached / "plans", target_is_directory=True)
+    for table in ("reps", "quotas"):
+        (root / "data" / f"{table}.csv").symlink_to(cached / "data" / f"{table}.csv")
+    reader = pacsv.open_csv(cached / "data" / "transactions.csv", convert_options=pacsv.ConvertOptions(
+        column_types={"txn_id": "string", "rep_id": "string", "type": "string", "date": "date32"}))
+    total = sum(1 for _ in open(cached / "data" / "transactions.csv", "rb")) - 1
+    per_file = -(-total // files)
+    batch, written, number = [], 0, 0
+    for chunk in reader:
+        batch.append(chunk)
+        written += chunk.num_rows
+        if written >= per_file:
+            import pyarrow as pa
+            pq.write_table(pa.Table.from_batches(batch), root / "data" / "transactions" / f"part-{number:04d}.parquet",
+                           row_group_size=500_000)
+            batch, written, number = [], 0, number + 1
+    if batch:
+        import pyarrow as pa
+        pq.write_table(pa.Table.from_batches(batch), root / "data" / "transactions" / f"part-{number:04d}.parquet",
+                       row_group_size=500_000)
+    (root / ".complete").write_text("ok\n")
+    return root
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,38 +283,59 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--txns", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cache", type=Path, default=HERE / ".cache")
+    parser.add_argument("--repeat", type=int, default=5, help="runs (and floors) to take the median of")
+    parser.add_argument("--engine", choices=("pandas", "dask"), default="pandas")
+    parser.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
+    parser.add_argument("--parquet", type=int, default=0, help="run on the transactions as N Parquet files")
+    parser.add_argument("--stages", action="store_true", help="add a profiled run and print each stage's share")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the icm run here")
     parser.add_argument("--keep", action="store_true", help="keep the run folder (ledger, out/)")
     args = parser.parse_args(argv)
 
     cached = cached_workspace(args.cache.resolve(), args.reps, args.txns, args.seed)
     csv_path = cached / "data" / "transactions.csv"
+    if args.parquet:
+        cached = parquet_workspace(cached, args.parquet)
     with open(csv_path, "rb") as fh:  # warm the page cache so both timings read from memory
         while fh.read(1 << 24):
             pass
-    run = fresh_run_folder(cached)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
     os.environ.update(env)
-    try:
-        icm = (
-            [sys.executable, "-m", "icm"]
-            if not args.profile
-            else [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve()), "-m", "icm"]
-        )
-        run_s = timed([*icm, "run", str(run), "--period", PERIOD], "icm run")
-        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-        floor_s = timed([sys.executable, "-c", FLOOR, str(csv_path)], "floor")
-    finally:
-        if not args.keep:
+    engine = ["--engine", args.engine] + (["--scheduler", args.scheduler] if args.scheduler else [])
+    runs, peaks, floors = [], [], []
+    for i in range(max(args.repeat, 1)):
+        run = fresh_run_folder(cached)
+        try:
+            profile = ["-m", "cProfile", "-o", str(args.profile.resolve())] if args.profile and i == 0 else []
+            icm = [sys.executable, *profile, "-m", "icm", "run", str(run), "--period", PERIOD, *engine]
+            run_s, peak = timed(icm, f"icm run {i + 1} ({args.engine})")
+            runs.append(run_s)
+            peaks.append(peak)
+        finally:
+            if not args.keep:
+                shutil.rmtree(run, ignore_errors=True)
+        floors.append(timed([sys.executable, "-c", FLOOR, str(csv_path)], f"floor {i + 1}")[0])
+    if args.stages:
+        run = fresh_run_folder(cached)
+        prof = run / "run.prof"
+        try:
+            timed([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "icm", "run", str(run), "--period",
+                   PERIOD, *engine], "profiled run")
+            shares = stage_shares(prof)
+        finally:
             shutil.rmtree(run, ignore_errors=True)
-    print(f"reps={args.reps} txns={args.txns} workspace={run if args.keep else cached}")
-    print(
-        f"run_s={run_s:.2f} floor_s={floor_s:.2f} ratio={run_s / floor_s:.2f} "
-        f"peak_mib={peak_mib:.1f}"
-    )
+        total = shares.pop("total")
+        print("stage shares of the profiled run (cProfile adds overhead; shares, not seconds):")
+        for stage, secs in shares.items():
+            print(f"  {stage:<7} {secs:7.2f} s  {100 * secs / total:5.1f} %")
+    run_s, floor_s, peak_mib = (statistics.median(v) for v in (runs, floors, peaks))
+    print(f"reps={args.reps} txns={args.txns} engine={args.engine} repeat={len(runs)} workspace={cached}")
+    print("runs_s=" + ",".join(f"{r:.2f}" for r in runs) + " floors_s=" + ",".join(f"{f:.2f}" for f in floors)
+          + " peaks_mib=" + ",".join(f"{m:.0f}" for m in peaks) + f" load={os.getloadavg()[0]:.1f}")
+    print(f"run_s={run_s:.2f} floor_s={floor_s:.2f} ratio={run_s / floor_s:.2f} peak_mib={peak_mib:.1f}")
     return 0
 
 

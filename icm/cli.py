@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from compensation import cycle
+from compensation.engines import with_engine
 from compensation.errors import IcmError
 from compensation.explain import explain_rep
 from compensation.money import format_cents
@@ -126,8 +127,11 @@ def run(
     strict: Annotated[bool, typer.Option(help="Holds are errors: exit 2 and write nothing.")] = False,
     statements: Annotated[bool, typer.Option(help="Also render PDF statements.")] = False,
     by: Annotated[str | None, typer.Option(help="Who runs it, for the audit trail (default: OS user).")] = None,
+    engine: Annotated[str | None, typer.Option(help="pandas (default) or dask (icm.yaml `engine:`).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (default: a local cluster).")] = None,
 ):
     """Calculate an open month, replace its draft in the ledger and write out/PERIOD/."""
+    workspace = with_engine(workspace, engine, scheduler)
     with _progress_bar() as bar:
         task = bar.add_task(f"run {period}", total=None)
 

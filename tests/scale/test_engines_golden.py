@@ -15,6 +15,9 @@ from tests.compensation.test_golden import CASES, run_steps
 from tests.scale.conftest import use_dask
 
 COMPARED = ("payouts.csv", "payroll.csv", "exceptions.csv")
+# Quick on every run: cancellations, per-transaction tables, pay on cash. The rest are slow (CI runs them).
+QUICK = {"06_cancellation_carry_forward", "14_per_transaction_amounts_cancelled", "21_half_on_cash_cancelled"}
+PARAMS = [pytest.param(c, id=c.name, marks=() if c.name in QUICK else pytest.mark.slow) for c in CASES]
 
 
 def run_case(case: Path, ws: Path) -> list[str]:
@@ -22,7 +25,7 @@ def run_case(case: Path, ws: Path) -> list[str]:
     return run_steps(case, ws)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", PARAMS)
 def test_engines_agree(case: Path, tmp_path: Path, dask_scheduler: str):
     months = run_case(case, tmp_path / "pandas")
     ws = tmp_path / "dask"
