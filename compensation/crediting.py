@@ -62,11 +62,14 @@ def credit_lines(
     line_dates = dates[own[line_txn]]
     at, which = match_by_date(rep_id, line_dates, assignments)
     orig_date = _orig_dates(dates, own, source, is_cancel)
-    # A cancellation dated after its rep left still reverses what the original credited,
-    # on the assignment the original credited (rule 2; the window is still checked).
+    # A cancellation reverses what the original credited, on the assignment the original
+    # credited (its plan, its rates, its SPIFs), even after a plan change or after the rep
+    # left (rule 2); it counts in the period of its own date, and the window still applies.
+    cancel_line = is_cancel[line_txn]
+    at, which = match_by_date(rep_id, np.where(cancel_line, orig_date[line_txn], line_dates), assignments)
     matched = np.zeros(len(line_txn), dtype=bool)
     matched[at] = True
-    missed = np.flatnonzero(is_cancel[line_txn] & ~matched)
+    missed = np.flatnonzero(cancel_line & ~matched)  # the original's date had no assignment: its own date's
     if missed.size:
         found, found_which = match_by_date(rep_id[missed], orig_date[line_txn[missed]], assignments)
         order = np.argsort(np.concatenate([at, missed[found]]), kind="stable")

@@ -60,18 +60,18 @@ def curve(credited: np.ndarray, quota: np.ndarray, target: np.ndarray, rule: Pay
     return round_exact(approx, exact)
 
 
-def curve_targets(rows: pd.DataFrame, candidates: pd.DataFrame, assignments: pd.DataFrame,
+def curve_targets(rows: pd.DataFrame, assignments: pd.DataFrame,
                   plans: Mapping[str, Plan], calendar: Calendar) -> tuple[np.ndarray, Callable[[int], Decimal]]:
     """Curve target of each (rep_id, line, attainment_period) row (rule 5).
 
-    The sum over the period's assignments of target incentive x weight x period share x
-    assigned days / period days.
+    The sum over every assignment of the rep in the period, a later one already in `reps`
+    included, of target incentive x weight x period share x assigned days / period days.
 
     Returns float cents per row, and a function giving row i's exact Decimal target.
     """
     keys = ["rep_id", "line", "attainment_period"]
-    parts = candidates.merge(rows[keys].drop_duplicates(), on=keys)
-    parts = parts.merge(assignments[["assignment", "end", "target_incentive"]], on="assignment")
+    parts = rows[keys].drop_duplicates().merge(
+        assignments[["rep_id", "assignment", "plan_id", "start", "end", "target_incentive"]], on="rep_id")
     weights = {(pid, c.id): (c.payout_curve.weight, PERIOD_SHARE[c.attainment_period])
                for pid, p in plans.items() for c in p.components if c.payout_curve}
     pair = list(zip(parts["plan_id"], parts["line"], strict=True))

@@ -74,7 +74,7 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
     rows["gate_open"] = pd.array([pd.NA] * len(rows), dtype="boolean")
     for (plan_id, line), group in rows.groupby(["plan_id", "line"], sort=False):
         comp = plans[plan_id].component(line)
-        targets = curve_targets(group, candidates, assignments, plans, window.calendar) if comp.payout_curve else None
+        targets = curve_targets(group, assignments, plans, window.calendar) if comp.payout_curve else None
         credits = None
         if comp.commission is not None and comp.commission.per == "transaction":
             credits, found = line_credits(comp_credits, comp, window.calendar)

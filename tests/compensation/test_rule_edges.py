@@ -167,10 +167,6 @@ bonuses:
     assert apr[("A01", "q_kicker")] == (100000, 100000, 0)  # 2027-Q1: 30,000 of 25,000
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: a cancellation dated after its rep moved to another plan is credited to the row of its "
-    "own date (new plan's components and SPIFs) instead of the original's row; SPEC rule 2: same reps "
-    "and shares as the original, so it reduces the same component and gives back the same SPIF"))
 def test_cancellation_after_a_plan_change_reverses_the_original_plans_lines(tmp_path):
     old = FLAT.replace("rate: 5%", "rate: 10%").replace("bookings", "old_c") + (
         "spifs:\n  - {id: old_spif, where: {product: Platform}, per_transaction: 100}\n")
@@ -193,10 +189,6 @@ def test_cancellation_after_a_plan_change_reverses_the_original_plans_lines(tmp_
     assert mar[("A01", "carry_forward")] == (110000, None, None)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: a curve target leaves out a reps row that starts later in the attainment period: with "
-    "the 2026-05-21 target change already in reps.csv, April's Q2 target counts only the first row's "
-    "50 of 91 days (April line 1,648.35, not 3,810.99); SPEC rule 5: the sum of each assignment's prorated target"))
 def test_curve_target_counts_a_later_row_of_the_period_already_in_reps(tmp_path):
     plan = """id: csm
 name: CSM
