@@ -232,3 +232,20 @@ def test_a_band_by_cell_that_is_not_a_number_holds_the_rep(tmp_path):
     assert holds[["txn_id", "rep_id", "reason"]].values.tolist() == [[
         "T2", "A", "'quantity' is not a number, and it chooses the band of component 'units'; fill in the column"]]
     assert result.register.empty
+
+
+def test_a_late_deal_that_meets_the_accelerator_condition_pays_in_the_next_open_month(tmp_path):
+    plan = ("id: p\nname: P\ncomponents:\n  - id: nb\n    attainment_period: quarter\n    commission:\n"
+            "      method: marginal\n      tiers: [{from: 0%, rate: 5%}, {from: 100%, rate: 6%}]\n"
+            "      accelerator: {from: 100%, min_attainment: 100%}\n")
+    quotas = "A,nb,2026-Q1,100000\nA,nb,2026-Q2,100000\nA,nb,2026-Q3,100000\n"
+    root = _workspace(tmp_path, plan, "T1,2026-02-10,80000,EUR,A,new\nT2,2026-05-10,115000,EUR,A,new\n", quotas)
+    june = cycle.run(root, "2026-06").result.register
+    # Year to date 195,000 against 200,000: Q2's 15,000 above quota pays 5%.
+    assert june.loc[june["line"] == "nb", "amount"].tolist() == [4_000_00 + 5_750_00]
+    cycle.close(root, "2026-06")
+    with (root / "data" / "transactions.csv").open("a") as f:
+        f.write("T3,2026-03-20,10000,EUR,A,new\n")  # late, into the closed Q1
+    july = cycle.run(root, "2026-07").result.register
+    # Q1 +500; Q2 now 205,000 against 200,000: 5,000 + 900 = 5,900, +150 on what June paid.
+    assert july.loc[july["line"] == "nb", "amount"].tolist() == [500_00 + 150_00]
