@@ -47,7 +47,7 @@ def rep_colours(assignments: pd.DataFrame, edges: np.ndarray) -> dict[str, str]:
     return {r: PALETTE[c] for r, c in colour.items()}
 
 
-def _layout(x: np.ndarray, y: np.ndarray, max_insets: int = 3):
+def _layout(x: np.ndarray, y: np.ndarray, max_insets: int = 4):
     """(main mask, [inset masks]): groups of points far from the main mass go to insets."""
     lo_x, hi_x = np.percentile(x, [5, 95])
     lo_y, hi_y = np.percentile(y, [5, 95])
@@ -57,8 +57,8 @@ def _layout(x: np.ndarray, y: np.ndarray, max_insets: int = 3):
     outliers = np.flatnonzero(~main)
     if not len(outliers) or len(outliers) > 0.1 * len(x):
         return np.ones(len(x), dtype=bool), []
-    cell = np.round(x[outliers] / (0.6 * span)).astype(int) * 100_003 + np.round(
-        y[outliers] / (0.6 * span)).astype(int)
+    cell = np.round(x[outliers] / span).astype(int) * 100_003 + np.round(
+        y[outliers] / span).astype(int)
     groups = [outliers[cell == c] for c in pd.Series(cell).value_counts().index[:max_insets]]
     rest = np.setdiff1d(outliers, np.concatenate(groups)) if groups else outliers
     main[rest] = True  # beyond the insets: keep them in the main panel
@@ -100,7 +100,7 @@ def map_png(result) -> bytes | None:
     size = (1.5 if n > 5000 else 4) + (10 if n > 5000 else 40) * np.sqrt(
         pot / pot.max() if pot.max() > 0 else np.zeros(n))
     main, insets = _layout(x, y)
-    fig = Figure(figsize=(16, 7.5), dpi=110)
+    fig = Figure(figsize=(16, 5.4), dpi=110)
     owners = {"Before": a["previous_rep_id"].to_numpy(dtype=object),
               "After": a["rep_id"].to_numpy(dtype=object)}
     rep_ids = t["rep_id"].to_numpy(dtype=object)
@@ -108,7 +108,7 @@ def map_png(result) -> bytes | None:
         ax = fig.add_subplot(1, 2, k + 1)
         panels = [(ax, main)]
         for j, mask in enumerate(insets):  # a strip on the left, kept clear of the main area
-            sub = ax.inset_axes([0.005, 0.70 - 0.33 * j, 0.19, 0.29])
+            sub = ax.inset_axes([0.005, 0.76 - 0.25 * j, 0.17, 0.23])
             panels.append((sub, mask))
         for axis, mask in panels:
             _draw(axis, x, y, size, owner, mask, colours, hx, hy, rep_ids, n)
@@ -117,7 +117,7 @@ def map_png(result) -> bytes | None:
             axis.set_aspect("equal")
         if insets:
             lo, hi = ax.get_xlim()
-            ax.set_xlim(lo - 0.3 * (hi - lo), hi)
+            ax.set_xlim(lo - 0.22 * (hi - lo), hi)
         moved = f" ({result.moved_share:.1%} of potential moved)" if title == "After" else ""
         ax.set_title(title + moved)
     handles = [Line2D([], [], marker="*", color="black", markerfacecolor="white", linestyle="",
@@ -128,11 +128,11 @@ def map_png(result) -> bytes | None:
                       label="account, sized by potential")]
     if len(colours) <= 24:
         handles += [Patch(color=c, label=str(r)) for r, c in sorted(colours.items())]
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8,
-               frameon=False)
-    fig.suptitle(f"Alignment ({result.objective_name}): {len(colours)} territories, {n:,} "
-                 "accounts; neighbouring territories have different colours; equal-area "
-                 "projection, outlying areas inset", fontsize=10)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(-0.05, -0.02),
+              ncol=min(len(handles), 8), fontsize=8, frameon=False)
+    fig.suptitle(f"Alignment ({result.objective_name}): {len(colours)} territories, "
+             f"{n:,} accounts; neighbouring territories have different colours; equal-area "
+             "projection, outlying areas inset on the left", fontsize=9)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     return buf.getvalue()
@@ -166,7 +166,7 @@ def _draw(ax, x, y, size, owner, mask, colours, hx, hy, rep_ids, n) -> None:
     ax.scatter(x[idx], y[idx], s=size[idx], c=cols, alpha=0.8, linewidths=0)
     lo_x, hi_x, lo_y, hi_y = x[idx].min(), x[idx].max(), y[idx].min(), y[idx].max()
     inside = (hx >= lo_x) & (hx <= hi_x) & (hy >= lo_y) & (hy <= hi_y) & np.isfinite(hx)
-    ax.scatter(hx[inside], hy[inside], marker="*", s=60 if n > 5000 else 110,
+    ax.scatter(hx[inside], hy[inside], marker="*", s=30 if len(hx) > 200 else 110,
                c=[colours.get(r, GREY) for r in rep_ids[inside]], edgecolors="black",
                linewidths=0.6, zorder=5)
     if inside.sum() <= 60:
