@@ -24,7 +24,15 @@ from compensation.periods import month_index
 from compensation.results import RunResult
 from reports.charts import curve_chart, tier_chart
 from reports.i18n import LINE_NAMES, Formatter, pick_locale
-from reports.statement_text import bonus_sentence, component_sentences, none, other_sentence, title
+from reports.liability import held_by_deal
+from reports.statement_text import (
+    bonus_sentence,
+    charts_cumulative_tiers,
+    component_sentences,
+    none,
+    other_sentence,
+    title,
+)
 
 EARNING_KINDS = ("component", "bonus", "spif")
 TABLE_ROWS = 200  # rows a credited-transactions table lists before summarising
@@ -184,6 +192,17 @@ def _summary(ytd: dict | None, paid: int, settle_row: dict | None, fmt: Formatte
             "balance_note": labels["balance_note_owed" if balance > 0 else "balance_note_none"]}
 
 
+def _still_held(result: RunResult, rep_id: str, labels: dict, fmt: Formatter) -> dict:
+    """What pay on cash and holdbacks still hold for the rep, by deal and expected release."""
+    if not len(getattr(result, "timing", ())):
+        return {"rows": [], "total": fmt.money(0)}
+    held = held_by_deal(result, rep_id)
+    rows = [{"line": title(r["line"]), "source": labels[f"held_{r['source']}"], "ref": str(r["ref"]),
+             "release": labels["held_when_paid"] if r["source"] == "cash" else fmt.period(str(r["release"])),
+             "held": fmt.money(int(r["held"]))} for r in _records(held)]
+    return {"rows": rows, "total": fmt.money(int(held["held"].sum()) if len(held) else 0)}
+
+
 def _incentives_year(rep_lp: list[dict], fmt: Formatter) -> dict:
     """Bonuses and SPIFs paid this fiscal year, per line and attainment period (closed months + this run)."""
     rows, total = [], 0
@@ -286,6 +305,7 @@ def iter_statements(result: RunResult, reps: Collection[str] | None = None, *,
             "plan": {"id": plan_id or "", "name": plan.name if plan is not None else plan_id},
             "summary": _summary(ytd_of.get(rep_id), paid, settle_row, fmt),
             "lines": lines, "components": components, "incentives": _incentives_year(rep_lp, fmt),
+            "held": _still_held(result, rep_id, labels, fmt),
         }
         ident = content_id(context)
         context["footer"] = (f"{labels['footer_generated']} · {labels['period']} {result.period} · "
@@ -299,7 +319,8 @@ def _component_context(component, fmt: Formatter, r: dict, name: str, explain, n
     line = r["line"]
     chart = None
     if component is not None and component.commission is not None:
-        chart = tier_chart(component, fmt, r["credited"], r["quota"], r["attainment"])
+        if charts_cumulative_tiers(component.commission):
+            chart = tier_chart(component, fmt, r["credited"], r["quota"], r["attainment"])
     elif component is not None:
         chart = curve_chart(component, fmt, r["attainment"])
     table = tables.get(table_key, _NO_CREDITS)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from compensation.curves import curve_exact
+from compensation.explain import rule_text
 from compensation.plan import Commission, Component, Plan, Tier
 from compensation.tiers import commission, marginal_edges, marginal_slices
 from reports.i18n import Formatter
@@ -166,6 +167,12 @@ def _curve_sentences(component: Component, fmt: Formatter, credited, quota, atta
     return explain, nxt
 
 
+def charts_cumulative_tiers(rule) -> bool:
+    """Whether a commission is a cumulative table of rates that the tier chart and sentences describe."""
+    return (rule.per != "transaction" and not rule.pays_amounts and rule.method in ("retroactive", "marginal")
+            and rule.accelerator is None)
+
+
 def component_sentences(component: Component, fmt: Formatter, row: dict, current: dict | None,
                         att_by_line: dict) -> tuple[list[str], str | None]:
     """Why the component pays what it pays (gate first), and what the next tier needs.
@@ -179,7 +186,12 @@ def component_sentences(component: Component, fmt: Formatter, row: dict, current
         gate = _gate_sentence(component, fmt, row, current, att_by_line)
         if gate is not None:
             explain.append(gate)
-    if component.commission is not None:
+    if component.commission is not None and not charts_cumulative_tiers(component.commission):
+        # Per-transaction tables, amount tables, hybrid tiers and gated accelerators: the rule in
+        # words (the same text as `icm explain`); each credit's arithmetic is in explain.
+        more = [rule_text(component)[0].upper() + rule_text(component)[1:] + "."]
+        more.append(fmt.sentences["component"].format(component=title(component.id)))
+    elif component.commission is not None:
         more, nxt = _commission_sentences(component.commission, fmt, credited, quota, attainment)
     else:
         more, nxt = _curve_sentences(component, fmt, credited, quota, attainment, current)

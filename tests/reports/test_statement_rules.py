@@ -1,0 +1,48 @@
+"""Statements of the later rules: what is still held (pay on cash), and tables of amounts per deal."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from tests import cyclekit
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+
+
+def _text(path: Path) -> str:
+    return re.sub(r"[ \n\u00a0\u202f]+", " ", "\n".join(p.extract_text() for p in PdfReader(path).pages))
+
+
+def _workspace(tmp_path: Path, case: str) -> Path:
+    ws = tmp_path / case
+    shutil.copytree(GOLDEN / case, ws, ignore=shutil.ignore_patterns("expected", "steps.yaml"))
+    return ws
+
+
+@pytest.mark.slow
+def test_a_statement_lists_what_is_still_held_by_deal(tmp_path):
+    """Half on booking, half on cash: in month 1 the other 5,000.00 waits for the customer."""
+    ws = _workspace(tmp_path, "20_half_on_cash")
+    assert cyclekit.run(ws, "2026-01", "--statements").exit_code == 0
+    pdf = next((ws / "out" / "2026-01" / "statements").glob("*.pdf"))
+    text = _text(pdf)
+    assert "Still held" in text and "when the customer pays" in text
+    assert "Total €5,000.00" in text, text
+
+
+@pytest.mark.slow
+def test_a_statement_renders_a_per_transaction_amount_table(tmp_path):
+    ws = _workspace(tmp_path, "14_per_transaction_amounts_cancelled")
+    months = sorted(p.stem for p in (GOLDEN / "14_per_transaction_amounts_cancelled" / "expected").glob("*.csv")
+                    if not p.stem.endswith("exceptions"))
+    for month in months[:-1]:
+        assert cyclekit.run(ws, month).exit_code == 0
+        assert cyclekit.close(ws, month).exit_code == 0
+    done = cyclekit.run(ws, months[-1], "--statements")
+    assert done.exit_code == 0, done.output
+    assert list((ws / "out" / months[-1] / "statements").glob("*.pdf"))
