@@ -217,25 +217,31 @@ def timed(args: list[str], label: str) -> tuple[float, float]:
 
 
 STAGES = {  # stage -> functions whose cumulative time is the stage's (nested ones are not counted twice)
+    "imports": ("_find_and_load",),
     "read": ("load_inputs", "scan_part"),
     "credit": ("credit_partition", "credit_detail"),
     "earn": ("earn_components", "earn_bonuses", "earn_spifs", "true_up"),
     "settle": ("timing", "settle", "register", "year_to_date", "check_payments"),
-    "ledger": ("commit_run", "prior_state", "closed_rows"),
+    "ledger": ("commit_run", "pack", "prior_state", "closed_rows"),
     "render": ("publish",),
 }
 
 
 def stage_shares(profile: Path) -> dict[str, float]:
-    """Seconds per stage from a cProfile of `icm run` (cumulative time of each stage's functions)."""
+    """Seconds per stage from a cProfile of `icm run` (cumulative time of each stage's functions).
+
+    `imports` is the outermost module loading (Python, pandas, icm); the others are icm's
+    own functions, the outermost call of each name.
+    """
     import pstats
 
     stats = pstats.Stats(str(profile)).stats
     total = max(v[3] for v in stats.values())
     out = {}
     for stage, names in STAGES.items():
-        out[stage] = sum(max((v[3] for (f, _, fn), v in stats.items() if fn == name and "/icm" not in f
-                              and ("compensation" in f or "reports" in f)), default=0.0) for name in names)
+        ours = stage != "imports"
+        out[stage] = sum(max((v[3] for (f, _, fn), v in stats.items() if fn == name and (
+            not ours or ("compensation" in f or "reports" in f))), default=0.0) for name in names)
     out["other"] = max(total - sum(out.values()), 0.0)
     out["total"] = total
     return out

@@ -373,3 +373,21 @@ def _named(problems: list[Problem], parts: list[Part]) -> list[Problem]:
         k = int(np.searchsorted(firsts, problem.row, side="right")) - 1
         out.append(replace(problem, table=f"{TABLE}/{Path(sources[k]).name}", row=problem.row - firsts[k] + 2))
     return out
+
+
+# -- statements on the same workers ----------------------------------------------------------
+
+
+def render_on_workers(render_batch: Callable[[list, Path | None], list], statements: list,
+                      workspace_templates: Path | None, scheduler: str | None,
+                      batch_size: int = 64) -> Iterator[tuple[str, bytes]]:
+    """(rep_id, PDF) per statement, laid out on the Dask workers in batches, in input order.
+
+    `render_batch` is `reports.pdf.render_statement_batch`, given by the caller (a
+    top-level function: the workers import it by name; `compensation` never imports `reports`).
+    """
+    with connect(scheduler) as client:
+        batches = [statements[i:i + batch_size] for i in range(0, len(statements), batch_size)]
+        futures = client.map(render_batch, batches, workspace_templates=workspace_templates, pure=False)
+        for future in futures:
+            yield from future.result()
