@@ -146,22 +146,6 @@ def drop_duplicates(frame: pd.DataFrame, table: str, keys: list[str], what: str,
     return frame[~dup].reset_index(drop=True), problems
 
 
-def check_accounts(accounts: pd.DataFrame, known: Collection[str],
-                   ) -> tuple[pd.DataFrame, list[Problem]]:
-    """Unique account_id; an owner missing from reps is blanked (the account stays).
-
-    Kept until the integrator moves every accounts check to `territories`.
-    """
-    accounts, problems = drop_duplicates(accounts, "accounts", ["account_id"], "account_id '{account_id}'")
-    owner = accounts["rep_id"]
-    unknown = owner.notna() & ~owner.isin(list(known))
-    if unknown.any():
-        problems += [Problem.notice("accounts", messages.unknown_account_owner(rep), row=row, rep_id=rep)
-                     for row, rep in zip(accounts["row"][unknown], owner[unknown], strict=True)]
-        accounts = accounts.assign(rep_id=owner.where(~unknown, None))
-    return accounts, problems
-
-
 def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collection[str], *,
                        left_out: Collection[str] = (), broken_credits: Collection[str] = (),
                        ) -> tuple[pd.DataFrame, pd.DataFrame, list[Problem]]:

@@ -38,7 +38,6 @@ from compensation.schema import (
 from compensation.settings import Workspace
 from compensation.table_checks import (
     ROW_CHECKS,
-    check_accounts,
     check_reps,
     check_transactions,
     drop_duplicates,
@@ -49,7 +48,7 @@ from compensation.table_checks import (
 
 __all__ = [
     "DEFAULT_TABLES", "REP_ID_PATTERN", "REQUIRED_TABLES", "SCHEMAS", "SHARE_UNITS", "Column",
-    "Inputs", "check_accounts", "check_reps", "check_transactions", "empty_table",
+    "Inputs", "check_reps", "check_transactions", "empty_table",
     "file_sha256", "load_inputs", "read_table", "table_path",
 ]
 
@@ -65,7 +64,6 @@ class Inputs:
     fx: pd.DataFrame
     adjustments: pd.DataFrame
     files: tuple[InputFile, ...]
-    accounts: pd.DataFrame = field(default_factory=lambda: empty_table("accounts"))
     payments: pd.DataFrame = field(default_factory=lambda: empty_table("payments"))
 
 
@@ -239,7 +237,7 @@ def load_inputs(ws: Workspace, tables: Iterable[str] = DEFAULT_TABLES,
         frames["reps"], found = check_reps(reps, known)
         problems += found
 
-    for name in ("transactions", "credits", "quotas", "fx", "adjustments", "accounts", "payments"):
+    for name in ("transactions", "credits", "quotas", "fx", "adjustments", "payments"):
         if name not in wanted:
             continue
         frame, found, record = read(name, known)
@@ -258,9 +256,6 @@ def load_inputs(ws: Workspace, tables: Iterable[str] = DEFAULT_TABLES,
         frames["fx"], found = drop_duplicates(frames["fx"], "fx", ["period", "currency"],
                                               "fx rate for {currency} in {period}")
         problems += found
-    if "accounts" in frames:
-        frames["accounts"], found = check_accounts(frames["accounts"], known)
-        problems += found
     if "transactions" in frames:
         txn_problems = [p for p in problems if p.table == "transactions"]
         credit_problems = [p for p in problems if p.table == "credits"]
@@ -276,6 +271,5 @@ def load_inputs(ws: Workspace, tables: Iterable[str] = DEFAULT_TABLES,
     inputs = Inputs(
         **{n: frames.get(n, empty_table(n)) for n in DEFAULT_TABLES},
         files=tuple(files),
-        accounts=frames.get("accounts", empty_table("accounts")),
     )
     return inputs, problems

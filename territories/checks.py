@@ -14,15 +14,11 @@ from collections.abc import Collection
 
 import pandas as pd
 
+from compensation import messages
 from compensation.errors import IcmError, Problem
 from compensation.planfile import is_scenario, load_yaml, plan_files
 from compensation.tables import read_table
 from territories.scenario import load_scenario
-
-
-def _rows_text(rows) -> str:
-    rows = [str(int(r)) for r in rows]
-    return "rows " + (", ".join(rows[:-1]) + " and " + rows[-1] if len(rows) > 1 else rows[0])
 
 
 def check_accounts(accounts: pd.DataFrame, known: Collection[str],
@@ -33,7 +29,7 @@ def check_accounts(accounts: pd.DataFrame, known: Collection[str],
     dup = ids.duplicated(keep=False) & ids.notna()
     if dup.any():
         for value, rows in accounts[dup].groupby("account_id", sort=False)["row"]:
-            listed = _rows_text(rows)
+            listed = messages.rows_text(rows)
             problems += [Problem.notice(
                 "accounts", f"account_id '{value}' is given in {listed} of accounts; keep one",
                 row=row) for row in rows]
@@ -41,9 +37,7 @@ def check_accounts(accounts: pd.DataFrame, known: Collection[str],
     owner = accounts["rep_id"]
     unknown = owner.notna() & ~owner.isin(list(known))
     if unknown.any():
-        problems += [Problem.notice(
-            "accounts", f"rep_id '{rep}' is not in reps; the account is treated as unowned: "
-            "add the rep to reps or correct the rep_id", row=row, rep_id=rep)
+        problems += [Problem.notice("accounts", messages.unknown_account_owner(rep), row=row, rep_id=rep)
             for row, rep in zip(accounts["row"][unknown], owner[unknown], strict=True)]
         accounts = accounts.assign(rep_id=owner.where(~unknown, None))
     locked = accounts["locked"].fillna(False).astype(bool) & accounts["rep_id"].isna()
