@@ -34,6 +34,7 @@ from compensation.errors import IcmError, Problem, UsageError
 from compensation.ledger import Audit, Ledger
 from compensation.ledger_io import changes
 from compensation.lock import workspace_lock
+from compensation.money import round_decimal_cents, to_decimal
 from compensation.periods import month_index
 from compensation.pipeline import calculate
 from compensation.plan import Plan
@@ -401,6 +402,8 @@ def _with_transactions(inputs: Inputs, extra: pd.DataFrame) -> Inputs:
     """What-if rows join the transactions, in its columns and types."""
     table = inputs.transactions
     rows = extra.reindex(columns=table.columns)
+    if "amount_cents" in table.columns and "amount_cents" not in extra.columns:  # exact cents, as loading gives
+        rows["amount_cents"] = [round_decimal_cents(to_decimal(a)) for a in extra["amount"]]
     return replace(inputs, transactions=pd.concat([table, rows.astype(table.dtypes.to_dict(), errors="ignore")],
                                                   ignore_index=True))
 
