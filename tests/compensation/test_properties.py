@@ -84,7 +84,7 @@ COMPONENT_KINDS = {
 }
 # No shrinking (each example is a few icm runs) and no example database: fast, repeatable.
 FAST = settings(
-    max_examples=20,
+    max_examples=6,
     deadline=None,
     database=None,
     derandomize=True,
@@ -242,7 +242,7 @@ def test_spreading_over_every_month_matches_a_single_run(tmp_path):
     assert paid_totals(every) == paid_totals(once)
 
 
-@settings(FAST, max_examples=10)
+@settings(FAST, max_examples=5)
 @given(txns=st.lists(txn, min_size=1, max_size=6), cancel=st.sets(st.integers(0, 5), max_size=2))
 def test_same_inputs_give_byte_identical_payouts(txns, cancel):
     """Two workspaces with the same inputs (fresh ledgers, other paths): the same bytes."""
