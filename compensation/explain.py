@@ -82,19 +82,25 @@ def _explain_line(
             out.append(f"  {_describe(comp)}")
             described = comp
         out.append(f"  {period.attainment_period}:")
-        for c in credits[credits["attainment_period"] == period.attainment_period].itertuples():
-            via = f" via {c.via_rep_id}" if isinstance(c.via_rep_id, str) else ""
+        mine = credits[credits["attainment_period"] == period.attainment_period]
+        team = mine["via_rep_id"].notna().to_numpy() if "via_rep_id" in mine else np.zeros(len(mine), bool)
+        # Own credits one by one, in date order; a manager's team credit one line per member.
+        for c in mine[~team].sort_values(["date", "txn_id"], kind="stable").itertuples():
             cancel = f" cancels {c.reverses}" if isinstance(c.reverses, str) else ""
             ccy = c.currency if isinstance(c.currency, str) else (governing.currency if governing else "")
             out.append(
                 f"    {pd.Timestamp(c.date):%Y-%m-%d} {c.txn_id} account {c.account_id or '-'} "
-                f"{c.type or '-'}{cancel}{via}: "
-                f"{c.amount:,.2f} {ccy} x share {c.share:g} x multiplier {c.multiplier:g} x fx {c.fx_rate:g} "
-                f"= {money(c.credited)}"
+                f"{c.type or '-'}{cancel}: "
+                f"{money(round(c.amount * 100))} {ccy} x share {c.share:g} x multiplier {c.multiplier:g} "
+                f"x fx {c.fx_rate:g} = {money(c.credited)}"
             )
             if comp is not None and comp.commission and comp.commission.per == "transaction" and \
                     getattr(c, "base", None) == getattr(c, "base", None) and getattr(c, "base", None) is not None:
                 out.append("      " + transaction_text(_rule_of(comp, period), c))
+        if team.any():
+            members = mine[team].groupby("via_rep_id", sort=True)["credited"].agg(["count", "sum"])
+            for member, row in members.iterrows():
+                out.append(f"    team credit via {member}: {int(row['count'])} transactions = {money(int(row['sum']))}")
         if comp is not None:
             out.append("    " + _arithmetic(comp, period))
         out.append(

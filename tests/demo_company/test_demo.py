@@ -201,3 +201,21 @@ def test_default_folder_is_icm_demo(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "icm-demo" in result.output
     assert Path("icm-demo").exists()
+
+
+def test_explain_groups_team_credit_and_lists_own_deals_in_date_order(demo_year):
+    from compensation.explain import explain_rep
+
+    result = cycle.dry_run(demo_year[0], "2026-12")
+    manager = explain_rep(result, "R002").splitlines()
+    team = [line for line in manager if line.strip().startswith("team credit via ")]
+    assert len(team) >= 20 and len(manager) < 300
+    blocks, dates = [], None
+    for line in explain_rep(result, "R010").splitlines():
+        if line.startswith("  ") and line.rstrip().endswith(":") and not line.startswith("   "):
+            dates = []
+            blocks.append(dates)
+        elif dates is not None and line.startswith("    20"):
+            dates.append(line.split()[0])
+    assert sum(len(b) for b in blocks) > 10
+    assert all(b == sorted(b) for b in blocks)
