@@ -10,7 +10,9 @@ from datetime import date
 
 import pandas as pd
 
+from compensation.explain import rule_text
 from compensation.plan import Component, Plan
+from reports.statement_text import charts_cumulative_tiers
 from web import data
 from web.format import pct
 
@@ -40,7 +42,11 @@ def component_words(comp: Component, plan: Plan) -> list[str]:
     per = {"month": "each month", "quarter": "each quarter", "year": "the year"}[comp.attainment_period]
     out.append(f"Attainment is what you are credited from the start of {per} to date, against your quota for "
                f"{per}.")
-    if comp.commission is not None:
+    if comp.commission is not None and not charts_cumulative_tiers(comp.commission):
+        # Tables per transaction, of amounts, hybrid or with a gated accelerator: the engine's own words.
+        text = rule_text(comp)
+        out.append(text[0].upper() + text[1:] + ".")
+    elif comp.commission is not None:
         c = comp.commission
         unit = (lambda v: _amount(v, plan.currency)) if c.basis == "amount" else pct
         steps = "; ".join(f"from {unit(t.from_)}: {pct(t.rate, 2)}" for t in c.tiers)
