@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from distributed import Client, LocalCluster
 
@@ -115,7 +114,7 @@ def calculate_on_dask(ws: Workspace, period: str, prior: PriorState,
         [ctx_f] = client.scatter([ctx], broadcast=True)
         scans = client.gather(client.map(scan_part, parts, ctx=ctx_f, pure=False))
         read_problems = [p for s in scans for p in s.problems]
-        files = [replace(f, rows=sum(s.rows for s, part in zip(scans, parts, strict=True) if part.path == f.path))
+        files = [replace(f, rows=sum(s.rows for s, part in zip(scans, parts, strict=True) if part.source == f.path))
                  for f in files]
         left_out = {p.txn_id for p in read_problems if p.txn_id}
         broken = {p.txn_id for p in problems if p.table == "credits" and p.txn_id}

@@ -28,8 +28,8 @@ def workspace(root: Path, rows: list[list[str]] | None) -> Path:
     (root / "plans").mkdir(parents=True)
     (root / "data").mkdir()
     shutil.copy(PLAN, root / "plans" / "flat.yaml")
-    (root / "data" / "reps.csv").write_text("rep_id,name,plan,start_date,end_date\nA01,Ada Rossi,flat-2026,2026-01-01,\n"
-                                            "A02,Bea Neri,flat-2026,2026-01-01,\n")
+    (root / "data" / "reps.csv").write_text("rep_id,name,plan,start_date,end_date\n"
+                                            "A01,Ada Rossi,flat-2026,2026-01-01,\nA02,Bea Neri,flat-2026,2026-01-01,\n")
     if rows is not None:
         with open(root / "data" / "transactions.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
@@ -66,6 +66,9 @@ def test_csv_slices_cut_at_record_ends_give_the_pandas_figures_and_rows(tmp_path
     assert cyclekit.run(dask_ws, "2026-03").exit_code == 0
     expected = files(pandas_ws, "2026-03")
     assert files(dask_ws, "2026-03") == expected
+    # The run records the same input files (rows and sha256), so closing it compares like for like.
+    recorded = [cyclekit.cycle.committed_run(w, "2026-03").result.inputs for w in (pandas_ws, dask_ws)]
+    assert recorded[0] == recorded[1]
     # The problems are there, on the rows a spreadsheet shows (header row 1, one row per record).
     assert ",transactions,22,T21," in expected["exceptions.csv"]
     assert expected["exceptions.csv"].count(",T5,") == 2
