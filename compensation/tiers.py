@@ -18,22 +18,10 @@ def commission(credited: np.ndarray, quota: np.ndarray, rule: Commission) -> np.
     credited = np.asarray(credited, dtype=np.int64)
     if rule.pays_amounts or rule.method == "hybrid":
         return _table(credited, np.asarray(quota, dtype=float), rule)
-    froms = np.array([float(t.from_) for t in rule.tiers])
-    rates = np.array([float(t.rate) for t in rule.tiers])
-    on_amount = rule.basis == "amount"
     if rule.method == "retroactive":
-        position = credited / 100.0 if on_amount else np.divide(credited, quota)
-        tier = np.clip(np.searchsorted(froms, np.nan_to_num(position, nan=0.0), side="right") - 1, 0, None)
-        return product_cents(credited / 100.0, rates[tier])
-    # Marginal: each slice of credited value pays the rate of its band.
-    edges = np.outer(np.ones(len(credited)), froms * 100.0) if on_amount else np.outer(quota, froms)
-    edges = np.nan_to_num(edges, nan=0.0)
-    top = _top_edges(quota, rule)
-    uppers = np.hstack([edges[:, 1:], top[:, None]])
-    c = credited.astype(float)[:, None]
-    slices = np.clip(c, edges, uppers) - edges
-    slices[:, 0] = np.minimum(credited, uppers[:, 0])  # a net negative lands in the first band
-    approx = (slices * rates).sum(axis=1)
+        rates = np.array([float(t.rate) for t in rule.tiers])
+        return product_cents(credited, rates[_retroactive_tier(credited, quota, rule)], divisor=100)
+    edges, top = _band_edges(credited, quota, rule)
 
     def exact(i: int) -> Decimal:
         parts = marginal_slices(Decimal(int(credited[i])), [to_decimal(e) for e in edges[i]],
@@ -41,7 +29,39 @@ def commission(credited: np.ndarray, quota: np.ndarray, rule: Commission) -> np.
         return sum((_EXACT.multiply(part, tier.rate) for part, tier in zip(parts, rule.tiers, strict=True)),
                    Decimal(0))
 
-    return round_exact(approx, exact)
+    return round_exact(commission_unrounded(credited, quota, rule), exact)
+
+
+def commission_unrounded(credited: np.ndarray, quota: np.ndarray, rule: Commission) -> np.ndarray:
+    """A table of rates (retroactive or marginal) in float cents, before rounding.
+
+    The engine rounds it exactly (`commission`); plan modelling prices millions of draws
+    with it as it is, so both pay through one rule.
+    """
+    rates = np.array([float(t.rate) for t in rule.tiers])
+    if rule.method == "retroactive":
+        return np.asarray(credited, dtype=float) * rates[_retroactive_tier(credited, quota, rule)]
+    edges, top = _band_edges(credited, quota, rule)
+    uppers = np.hstack([edges[:, 1:], top[:, None]])
+    c = np.asarray(credited, dtype=float)[:, None]
+    slices = np.clip(c, edges, uppers) - edges
+    slices[:, 0] = np.minimum(c[:, 0], uppers[:, 0])  # a net negative lands in the first band
+    return (slices * rates).sum(axis=1)
+
+
+def _retroactive_tier(credited: np.ndarray, quota: np.ndarray, rule: Commission) -> np.ndarray:
+    froms = np.array([float(t.from_) for t in rule.tiers])
+    credited = np.asarray(credited, dtype=float)
+    position = credited / 100.0 if rule.basis == "amount" else np.divide(credited, quota)
+    return np.clip(np.searchsorted(froms, np.nan_to_num(position, nan=0.0), side="right") - 1, 0, None)
+
+
+def _band_edges(credited: np.ndarray, quota: np.ndarray, rule: Commission) -> tuple[np.ndarray, np.ndarray]:
+    """Marginal band lower edges per row (float cents) and where the last band ends."""
+    froms = np.array([float(t.from_) for t in rule.tiers])
+    n = len(credited)
+    edges = np.outer(np.ones(n), froms * 100.0) if rule.basis == "amount" else np.outer(quota, froms)
+    return np.nan_to_num(edges, nan=0.0), _top_edges(np.broadcast_to(np.asarray(quota, dtype=float), (n,)), rule)
 
 
 def marginal_edges(quota: float, rule: Commission) -> list[Decimal]:

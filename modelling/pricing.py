@@ -24,8 +24,8 @@ from compensation.curves import PERIOD_SHARE, curve, curve_value
 from compensation.measure import where_mask
 from compensation.money import to_decimal
 from compensation.periods import Calendar
-from compensation.plan import Commission, Component, Plan
-from compensation.tiers import commission
+from compensation.plan import Component, Plan
+from compensation.tiers import commission, commission_unrounded
 from modelling.population import PERIODS, Population, period_names
 
 
@@ -149,10 +149,11 @@ def _earn(comp: Component, cr: np.ndarray, q: np.ndarray, pop: Population, calen
           exact: bool) -> np.ndarray:
     n = cr.shape[2]
     if comp.commission is not None:
-        if exact:
-            flat = commission(cr.ravel().astype(np.int64), q.ravel(), comp.commission)
+        rule = comp.commission
+        if exact or rule.pays_amounts or rule.method == "hybrid":  # tables the float path does not cover
+            flat = commission(np.rint(cr).ravel().astype(np.int64), q.ravel(), rule)
             return flat.reshape(cr.shape).astype(float)
-        return _half_up(commission_float(np.rint(cr).ravel(), q.ravel(), comp.commission)).reshape(cr.shape)
+        return _half_up(commission_unrounded(np.rint(cr).ravel(), q.ravel(), rule)).reshape(cr.shape)
     rule = comp.payout_curve
     names = period_names(calendar, pop.year, comp.attainment_period)
     days = [(lambda b: ((b[1] - b[0]).days + 1))(calendar.day_bounds(p)) for p in names]
@@ -178,23 +179,6 @@ def _gate_open(plan: Plan, comp: Component, period_att: dict[str, np.ndarray]) -
     ends = (np.arange(n) + 1) * (12 // n) - 1
     att = period_att[gating.id][:, :, ends // (12 // g)]
     return att >= float(comp.gate.min_attainment)  # NaN (no quota) keeps the gate shut
-
-
-def commission_float(credited: np.ndarray, quota: np.ndarray, rule: Commission) -> np.ndarray:
-    """`tiers.commission` in float cents, unrounded (retroactive or marginal, attainment or amount)."""
-    froms = np.array([float(t.from_) for t in rule.tiers])
-    rates = np.array([float(t.rate) for t in rule.tiers])
-    on_amount = rule.basis == "amount"
-    if rule.method == "retroactive":
-        position = credited / 100.0 if on_amount else np.divide(credited, quota)
-        tier = np.clip(np.searchsorted(froms, np.nan_to_num(position, nan=0.0), side="right") - 1, 0, None)
-        return credited * rates[tier]
-    edges = np.broadcast_to(froms * 100.0, (len(credited), len(froms))) if on_amount else np.outer(quota, froms)
-    edges = np.nan_to_num(edges, nan=0.0)
-    uppers = np.hstack([edges[:, 1:], np.full((len(credited), 1), np.inf)])
-    slices = np.clip(credited[:, None], edges, uppers) - edges
-    slices[:, 0] = np.minimum(credited, uppers[:, 0])
-    return (slices * rates).sum(axis=1)
 
 
 def _half_up(cents: np.ndarray) -> np.ndarray:
