@@ -215,7 +215,8 @@ def _register_parts() -> None:
     """Add the parts' face modules' commands; wrap every command in `_handled` once."""
     for module in (audit_commands, territory_commands, demo_command, model_command, web_commands):
         module.register(app)
-    for command in app.registered_commands:
+    groups = [group.typer_instance for group in app.registered_groups]
+    for command in [*app.registered_commands, *(c for g in groups for c in g.registered_commands)]:
         command.callback = _handled(command.callback)
 
 

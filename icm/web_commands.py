@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from rich.table import Table
 
 from compensation import workflow
 from compensation.cycle import open_ledger, open_workspace
-from compensation.errors import IcmError, UsageError
+from compensation.errors import UsageError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,23 +24,7 @@ users_app = typer.Typer(name="users", help="Web workspace users: add, list, disa
 def register(app: typer.Typer) -> None:
     """Add `serve` and the `users` group to the `icm` app."""
     app.command("serve")(serve_command)
-    for command in users_app.registered_commands:
-        command.callback = _handled(command.callback)
     app.add_typer(users_app, name="users")
-
-
-def _handled(fn):
-    """Bad input exits 2 with one message (the `icm` app wraps its own commands the same way)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except IcmError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper
 
 
 def serve_command(
