@@ -26,6 +26,8 @@ from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 import sqlalchemy as sa
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import Argon2Error
 
 from compensation.errors import UsageError
 from compensation.ledger import CLOSED, Ledger, runs
@@ -192,8 +194,6 @@ def _user(row) -> User:
 
 def _hasher():
     """argon2id with the library's defaults; `ICM_PASSWORD_HASH=cheap` (tests only) uses its cheapest profile."""
-    from argon2 import PasswordHasher, profiles
-
     if os.environ.get("ICM_PASSWORD_HASH") == "cheap":
         return PasswordHasher.from_parameters(profiles.CHEAPEST)
     return PasswordHasher()
@@ -254,8 +254,6 @@ def login(ledger: Ledger, email: str, password: str, client: str) -> tuple[str, 
     Refuses with a UsageError while the email or the client address has too many
     recent failures (throttling); every failure is recorded, a success clears them.
     """
-    from argon2.exceptions import Argon2Error
-
     email = (email or "").strip().lower()[:254]
     client = (client or "unknown")[:64]
     engine = _engine(ledger)
