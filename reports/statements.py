@@ -85,8 +85,15 @@ def render_statements(result: RunResult, target_dir: Path, reps: Collection[str]
     if progress:
         progress(done, len(rep_ids))
     step = (lambda d, t: progress(reused + d, len(rep_ids))) if progress else None
-    for rep_id, pdf, _pages in render_pdfs(todo, workspace_templates=templates, workers=workers,
-                                           progress=step):
+    settings = result.workspace.settings
+    if settings.engine == "dask" and todo:  # issue 20: the run's Dask workers lay them out
+        from compensation.engines.dask_engine import render_on_workers  # noqa: PLC0415 - the optional extra
+
+        laid_out = ((rep_id, pdf, 0) for rep_id, pdf in render_on_workers(render_statement_batch, todo, templates,
+                                                                           settings.scheduler))
+    else:
+        laid_out = render_pdfs(todo, workspace_templates=templates, workers=workers, progress=step)
+    for rep_id, pdf, _pages in laid_out:
         written[rep_id] = _write(folder, rep_id, pdf)
         if store is not None:
             store.put(keys[rep_id], pdf)

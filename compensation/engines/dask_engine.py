@@ -20,6 +20,7 @@ The driver then runs the per-rep stages (`pipeline.calculate_credited`) on the s
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import os
@@ -55,7 +56,9 @@ from compensation.settings import Workspace
 from compensation.table_checks import check_transactions
 from compensation.tables import DEFAULT_TABLES, Inputs, load_inputs, read_table, typed_rows
 
-PART_BYTES = 32 << 20  # a CSV slice: about 700,000 rows of a typical transactions file
+# Credit detail up to this many rows is also kept in the run (statements, explain); above, only as Parquet.
+DETAIL_IN_RUN = 1_000_000
+PART_BYTES = 12 << 20  # a CSV slice: about 250,000 rows of a typical transactions file
 TABLE = "transactions"
 
 
@@ -128,13 +131,15 @@ def calculate_on_dask(ws: Workspace, period: str, prior: PriorState,
         with atomic_folder(ws.out_dir / "credits" / period) as staging:
             futures = [client.submit(credit_part, part, i, ctx_f, dropped, originals, str(staging), pure=False)
                        for i, part in enumerate(parts)]
-            credited, empty_detail = client.gather(_tree_sum(client, futures))
+            credited, detail, count = client.gather(_tree_sum(client, futures))
+            if count <= DETAIL_IN_RUN:  # small enough for statements and explain to read from the run
+                detail = _read_detail(staging, detail)
     paid_ids = _deal_ids(inputs, prior)
     deals = kept[kept["txn_id"].isin(list(paid_ids)).to_numpy()] if paid_ids else kept.iloc[:0]
     inputs = replace(inputs, files=(*inputs.files[:1], *files, *inputs.files[1:]), credits=credits)
     all_problems = [*problems, *read_problems, *found]
     return calculate_credited(ws, period, plan_set, inputs, _named(all_problems, parts), prior, credited,
-                              empty_detail, deals)
+                              detail, deals)
 
 
 # -- the cluster ----------------------------------------------------------------------------
@@ -142,7 +147,11 @@ def calculate_on_dask(ws: Workspace, period: str, prior: PriorState,
 
 @contextmanager
 def connect(address: str | None) -> Iterator[Client]:
-    """A client of the scheduler at `address`, or of a LocalCluster sized to this machine."""
+    """A client of the scheduler at `address`, or of this process's LocalCluster sized to the machine.
+
+    The LocalCluster is started once and kept until the process exits, so the month's
+    calculation and its statements use the same workers.
+    """
     if address:
         try:
             client = Client(address, timeout="20s")
@@ -152,10 +161,16 @@ def connect(address: str | None) -> Iterator[Client]:
         with client:
             yield client
         return
-    workers = max(1, min(os.cpu_count() or 1, 8))
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with Client(cluster) as client:
-            yield client
+    if "cluster" not in _LOCAL:
+        workers = max(1, min(os.cpu_count() or 1, 8))
+        _LOCAL["cluster"] = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None)
+        atexit.register(_LOCAL["cluster"].close)
+    with Client(_LOCAL["cluster"]) as client:
+        yield client
+
+
+_LOCAL: dict[str, LocalCluster] = {}
 
 
 def _tree_sum(client: Client, futures: list):
@@ -165,8 +180,15 @@ def _tree_sum(client: Client, futures: list):
     return futures[0]
 
 
-def _add(*parts: tuple[Credited, pd.DataFrame]) -> tuple[Credited, pd.DataFrame]:
-    return combine([p[0] for p in parts]), parts[0][1]
+def _add(*parts: tuple[Credited, pd.DataFrame, int]) -> tuple[Credited, pd.DataFrame, int]:
+    return combine([p[0] for p in parts]), parts[0][1], sum(p[2] for p in parts)
+
+
+def _read_detail(folder: Path, empty: pd.DataFrame) -> pd.DataFrame:
+    """The credit detail the workers wrote, in partition order."""
+    frames = [pd.read_parquet(path) for path in sorted(Path(folder).glob("part-*.parquet"))]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else empty
 
 
 # -- the slices ------------------------------------------------------------------------------
@@ -314,7 +336,7 @@ def lookup_part(part: Part, ctx: Context, repeated: np.ndarray, wanted: frozense
 
 
 def credit_part(part: Part, number: int, ctx: Context, dropped: np.ndarray, originals: pd.DataFrame,
-                staging: str) -> tuple[Credited, pd.DataFrame]:
+                staging: str) -> tuple[Credited, pd.DataFrame, int]:
     """Pass 3: credit and measure a slice; write its credit detail; return its sums."""
     table, _, _ = read_part(part, ctx.known)
     if len(dropped):
@@ -325,7 +347,7 @@ def credit_part(part: Part, number: int, ctx: Context, dropped: np.ndarray, orig
                                                      ctx.window, ctx.base_currency, lookup=len(borrow))
     detail = credit_detail(comp_credits, lines, ctx.window.calendar, ctx.plans)
     detail.to_parquet(Path(staging) / f"part-{number:05d}.parquet", index=False)
-    return credited, detail.iloc[:0]
+    return credited, detail.iloc[:0], len(detail)
 
 
 # -- the driver's share ------------------------------------------------------------------------
