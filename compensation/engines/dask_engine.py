@@ -122,6 +122,7 @@ def calculate_on_dask(ws: Workspace, period: str, prior: PriorState,
         left_out = {p.txn_id for p in read_problems if p.txn_id}
         broken = {p.txn_id for p in problems if p.table == "credits" and p.txn_id}
         reduced = _reduced(client, parts, scans, ctx_f, _deal_ids(inputs, prior) | left_out | broken)
+        del scans  # the txn_id hashes: 8 bytes a row
         kept, credits, found = check_transactions(reduced, inputs.credits, known, left_out=left_out,
                                                   broken_credits=broken)
         dropped = np.setdiff1d(reduced["row"].to_numpy(dtype=np.int64), kept["row"].to_numpy(dtype=np.int64))
