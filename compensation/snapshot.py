@@ -44,11 +44,28 @@ def unpack(parts: dict[str, bytes], workspace: Workspace, inputs: tuple[InputFil
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
+    """One frame as zstd Parquet; repeated text (rep, line, period, type) goes in as dictionaries.
+
+    Converting a million Python strings per column dominates the cost, so columns with few
+    distinct values are encoded once per distinct value; they read back as the same text.
+    """
+    columns = {}
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype == object and len(column) > 1000:
+            codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            if len(uniques) * 20 < len(column):
+                column = pd.Categorical.from_codes(codes, categories=uniques.astype(object))
+        columns[name] = column
+    table = pa.Table.from_pandas(pd.DataFrame(columns, copy=False), preserve_index=False)
     sink = io.BytesIO()
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table, sink, compression="zstd", compression_level=1)
     return sink.getvalue()
 
 
 def _frame(data: bytes) -> pd.DataFrame:
-    return pq.read_table(io.BytesIO(data)).to_pandas()
+    frame = pq.read_table(io.BytesIO(data)).to_pandas()
+    for name in frame.columns:  # dictionaries written for speed read back as plain text
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame
