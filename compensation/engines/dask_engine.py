@@ -130,9 +130,10 @@ def calculate_on_dask(ws: Workspace, period: str, prior: PriorState,
         ctx = replace(ctx, credits=credits)
         [ctx_f] = client.scatter([ctx], broadcast=True)
         with atomic_folder(ws.out_dir / "credits" / period) as staging:
-            futures = [client.submit(credit_part, part, i, ctx_f, dropped, originals, str(staging), pure=False)
-                       for i, part in enumerate(parts)]
-            credited, detail, count = client.gather(_tree_sum(client, futures))
+            # No reference to a slice's result outlives its addition: the workers free each one once added.
+            credited, detail, count = client.gather(_tree_sum(client, [
+                client.submit(credit_part, part, i, ctx_f, dropped, originals, str(staging), pure=False)
+                for i, part in enumerate(parts)]))
             if count <= DETAIL_IN_RUN:  # small enough for statements and explain to read from the run
                 detail = _read_detail(staging, detail)
     paid_ids = _deal_ids(inputs, prior)
@@ -177,7 +178,10 @@ _LOCAL: dict[str, LocalCluster] = {}
 def _tree_sum(client: Client, futures: list):
     """Add the slices' sums pairwise on the workers: the driver receives one `Credited`."""
     while len(futures) > 1:
-        futures = [client.submit(_add, *futures[i:i + 2], pure=False) for i in range(0, len(futures), 2)]
+        level, futures = futures, []
+        while level:
+            futures.append(client.submit(_add, *level[:2], pure=False))
+            del level[:2]
     return futures[0]
 
 
