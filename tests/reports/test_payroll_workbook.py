@@ -3,9 +3,9 @@ from decimal import Decimal
 import pandas as pd
 from openpyxl import load_workbook
 
-from reports.rendering import render_run
 from reports.payroll import payroll_csv, payroll_frame
 from reports.register import payouts_csv
+from reports.rendering import render_run
 from reports.workbook import iter_formula_cells, write_workbook
 from tests.reports.sample import register_rows, reps, sample_result
 
@@ -60,7 +60,9 @@ def test_workbook_types_totals_and_no_formulas(tmp_path):
     assert header == ["period", "rep_id", "name", "line", "credited", "quota", "attainment",
                       "earned_to_date", "paid_to_date", "amount", "currency"]
     rows = list(reg.iter_rows(min_row=2))
-    assert len(rows) == 10
+    assert len(rows) == 12  # ten lines, a blank row, a "Total EUR" row computed by icm (no formula)
+    assert rows[-1][0].value == "Total EUR" and rows[-1][9].value == sum(r[9].value or 0 for r in rows[:10])
+    rows = rows[:10]
     first = rows[0]
     assert [c.value for c in first[:4]] == ["2026-03", "A1", "-2+3", "new_business"]
     assert first[4].value == 520000 and first[4].data_type == "n"
