@@ -69,8 +69,12 @@ def tables_in(url: str) -> int:
         engine.dispose()
 
 
+# SPEC's twelve worked examples (the later rules' cases exercise the engine, not the backend).
+SPEC_CASES = [c for c in CASES if int(c.name[:2]) <= 12]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", SPEC_CASES, ids=[c.name for c in SPEC_CASES])
 def test_golden_case_on_postgres(case, tmp_path, pg_url):
     ws = on_postgres(case, tmp_path / "ws", pg_url)
     months = run_steps(case, ws)
