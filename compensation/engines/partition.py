@@ -84,14 +84,14 @@ def summed_credits(comp_credits: pd.DataFrame, plans: Mapping[str, Plan], calend
     summed = comp_credits[~whole] if whole.any() else comp_credits
     grain = _grains(plans)
     months = summed["month"].to_numpy(dtype=np.int64)
-    line = summed["line"].to_numpy(dtype=object)
+    line_codes, line_names = pd.factorize(summed["line"].to_numpy(dtype=object))
     first = months.copy()
     for kind in ("quarter", "year"):
-        mask = pd.Series(line, dtype=object).map(grain).to_numpy() == kind if len(line) else np.zeros(0, bool)
-        if mask.any():
-            first[mask] = _first_months(calendar, kind, months[mask])
+        coarse = np.array([grain.get(name) == kind for name in line_names] + [False], dtype=bool)[line_codes]
+        if coarse.any():
+            first[coarse] = _first_months(calendar, kind, months[coarse])
     sums = _sum_by(pd.DataFrame({"rep_id": summed["rep_id"].to_numpy(), "plan_id": summed["plan_id"].to_numpy(),
-                                 "line": line, "month": first,
+                                 "line": summed["line"].to_numpy(dtype=object), "month": first,
                                  "credited": summed["credited"].to_numpy(dtype=np.int64)}, copy=False),
                    SUM_KEY, "credited")
     if not whole.any():
