@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import dask
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -156,7 +157,7 @@ def connect(address: str | None) -> Iterator[Client]:
     """
     if address:
         try:
-            client = Client(address, timeout="20s")
+            client = Client(address, timeout=dask.config.get("distributed.comm.timeouts.connect"))
         except OSError as err:
             raise IcmError(f"cannot reach the Dask scheduler at {address} ({err}); start it (dask scheduler) "
                            "or leave --scheduler out to use this machine") from None

@@ -119,9 +119,12 @@ def test_compensation_imports_without_dask():
 
 
 def test_an_unreachable_scheduler_is_one_clear_message(tmp_path):
+    import dask
+
     scheduler = "tcp://127.0.0.1:1"
     ws = workspace(tmp_path / "ws", rows_with_traps()[:5])
     use_dask(ws, scheduler)
-    result = cyclekit.run(ws, "2026-03")
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        result = cyclekit.run(ws, "2026-03")
     assert result.exit_code == 2
     assert f"cannot reach the Dask scheduler at {scheduler}" in result.output
