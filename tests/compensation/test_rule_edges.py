@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.reference.test_reference import engine_close, engine_register
 
 REPS = "rep_id,name,plan,start_date,end_date\nA01,Ada Rossi,p1,2026-01-01,\n"

@@ -9,8 +9,8 @@ import pytest
 
 from compensation.errors import IcmError
 from compensation.planfile import load_plans, load_workspace
-from compensation.settings import Settings
 from compensation.scaffold import init_workspace, template_plans
+from compensation.settings import Settings
 
 
 def test_init_creates_a_workspace_whose_plans_load(tmp_path):
