@@ -60,7 +60,6 @@ def credit_lines(
         role = np.concatenate([role, role[src]])
 
     line_dates = dates[own[line_txn]]
-    at, which = match_by_date(rep_id, line_dates, assignments)
     orig_date = _orig_dates(dates, own, source, is_cancel)
     # A cancellation reverses what the original credited, on the assignment the original
     # credited (its plan, its rates, its SPIFs), even after a plan change or after the rep
@@ -71,7 +70,7 @@ def credit_lines(
     matched[at] = True
     missed = np.flatnonzero(cancel_line & ~matched)  # the original's date had no assignment: its own date's
     if missed.size:
-        found, found_which = match_by_date(rep_id[missed], orig_date[line_txn[missed]], assignments)
+        found, found_which = match_by_date(rep_id[missed], line_dates[missed], assignments)
         order = np.argsort(np.concatenate([at, missed[found]]), kind="stable")
         at = np.concatenate([at, missed[found]])[order]
         which = np.concatenate([which, found_which])[order]
