@@ -1,3 +1,4 @@
+from dataclasses import replace
 from decimal import Decimal
 
 import pandas as pd
@@ -47,7 +48,10 @@ def test_payroll_total_equals_register_total_and_skips_unpaid():
 
 
 def test_workbook_types_totals_and_no_formulas(tmp_path):
-    result = evil_result(tmp_path)
+    # Year to date comes from the ledger (RunResult.year_to_date), not from this month's lines.
+    year = pd.DataFrame({"rep_id": ["A1", "B2", "M1"], "earned": [4622500, 300000, 1375000],
+                         "paid": [4000000, 300000, 1200000], "balance": [0, 550000, 0]})  # cents
+    result = replace(evil_result(tmp_path), year_to_date=year)
     path = write_workbook(result, tmp_path / "payouts.xlsx", run_id="=1+1")
     assert list(iter_formula_cells(path)) == []
     wb = load_workbook(path)
@@ -79,12 +83,12 @@ def test_workbook_types_totals_and_no_formulas(tmp_path):
     summary = wb["Summary"]
     values = [[c.value for c in row] for row in summary.iter_rows()]
     assert values[0] == ["rep_id", "name", "plan", "currency", "paid", "earned year to date",
-                         "balance owed", "attainment new_business", "attainment renewals",
+                         "paid year to date", "balance owed", "attainment new_business", "attainment renewals",
                          "attainment team_revenue"]
-    assert values[1][:7] == ["A1", "-2+3", "ae-2026", "EUR", 24125, 46225, 0]
-    assert values[2][:7] == ["B2", EVIL, "ae-2026", "EUR", 3000, 3000, 5500]
-    assert values[3][4:7] == [8750, 13750, 0] and values[3][9] == 1.15
-    assert sum(v[4] for v in values[1:]) == 35875
+    assert values[1][:8] == ["A1", "-2+3", "ae-2026", "EUR", 24125, 46225, 40000, 0]
+    assert values[2][:8] == ["B2", EVIL, "ae-2026", "EUR", 3000, 3000, 3000, 5500]
+    assert values[3][4:8] == [8750, 13750, 12000, 0] and values[3][10] == 1.15
+    assert values[-1][:8] == ["Total EUR", None, None, None, 35875, 62975, 55000, 5500]
 
     exc = [[c.value for c in row] for row in wb["Exceptions"].iter_rows()]
     assert exc[1] == ["2026-03", "notice", "transactions", 7, "T0999", "ZZ", "unknown rep 'ZZ'"]
