@@ -16,7 +16,6 @@ from pathlib import Path
 
 from compensation.results import RunResult
 from reports.pdf import (
-    AssetFetcher,
     StatementCache,
     content_key,
     render_pdfs,
@@ -30,7 +29,7 @@ from reports.statement_content import Statement, build_statements, iter_statemen
 REP_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 LOG = logging.getLogger(__name__)
 
-__all__ = ["AssetFetcher", "Statement", "build_statements", "iter_statements", "render_pdfs",
+__all__ = ["Statement", "build_statements", "iter_statements", "render_pdfs",
            "render_statement_batch", "render_statements", "statement_path", "statement_reps",
            "stylesheet_text", "template_environment"]
 

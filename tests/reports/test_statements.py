@@ -10,8 +10,9 @@ from pypdf import PdfReader
 
 from compensation.errors import IcmError
 from compensation.plan import Plan
+from reports.pdf_assets import AssetFetcher
 from reports.rendering import render_statements
-from reports.statements import AssetFetcher, statement_path
+from reports.statements import statement_path
 from tests.reports.sample import AE_PLAN, MGR_PLAN, credits, line_periods, register_rows, reps, sample_result
 
 NA = pd.NA
