@@ -61,6 +61,12 @@ class Calendar:
         year, mon = divmod(month, 12)
         return year + (1 if self.fiscal_year_start != 1 and mon + 1 >= self.fiscal_year_start else 0)
 
+    def in_fiscal_year(self, months: pd.Series, fiscal_year: int) -> np.ndarray:
+        """Whether each `YYYY-MM` month is in `fiscal_year`, judged once per distinct month."""
+        names = pd.Series(months, dtype=object)
+        of = {m: self.fiscal_year(month_index(m)) == fiscal_year for m in names.dropna().unique()}
+        return names.map(of).fillna(False).to_numpy(dtype=bool)
+
     def fiscal_year_first_month(self, fiscal_year: int) -> int:
         start = self.fiscal_year_start
         return (fiscal_year - (1 if start != 1 else 0)) * 12 + start - 1

@@ -185,8 +185,8 @@ def year_to_date(line_periods, adjustments, settlement, prior: PriorState, windo
     earned = line_periods.groupby("rep_id")["earned_to_date"].sum()
     fiscal_year = window.calendar.fiscal_year(window.run_month)
     paid_adj = prior.paid_adjustments
-    in_year = [window.calendar.fiscal_year(month_index(p)) == fiscal_year for p in paid_adj["period"]]
-    adjusted = (paid_adj[np.array(in_year, dtype=bool)].groupby("rep_id")["amount"].sum()
+    in_year = window.calendar.in_fiscal_year(paid_adj["period"], fiscal_year)
+    adjusted = (paid_adj[in_year].groupby("rep_id")["amount"].sum()
                 .add(adjustments.groupby("rep_id")["amount"].sum(), fill_value=0))
     earned = earned.add(adjusted, fill_value=0).reindex(reps, fill_value=0)
     paid_before = prior.year_paid.set_index("rep_id")["pay"].reindex(reps, fill_value=0)

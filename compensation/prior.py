@@ -36,7 +36,7 @@ def prior_state(closed: ClosedRows, period: str, calendar: Calendar) -> PriorSta
             "balance": last["balance_after"].astype("int64").to_numpy(),
         }).sort_values("rep_id", ignore_index=True)
         fiscal_year = calendar.fiscal_year(month_index(period))
-        this_year = st[[calendar.fiscal_year(month_index(p)) == fiscal_year for p in st["period"]]]
+        this_year = st[calendar.in_fiscal_year(st["period"], fiscal_year)]
         if len(this_year):
             year_paid = (this_year.groupby("rep_id", sort=True)["pay"].sum().astype("int64")
                          .rename("pay").reset_index())

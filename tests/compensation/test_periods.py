@@ -31,3 +31,11 @@ def test_quarter_last_month_follows_the_fiscal_year():
     months = np.array([month_index(m) for m in ("2025-04", "2025-06", "2025-07", "2026-03")])
     assert [month_name(m) for m in cal.quarter_last_month(months)] == ["2025-06", "2025-06", "2025-09", "2026-03"]
     assert (cal.quarter_number(months[:2]) == cal.quarter_number(months[0])).all()
+
+
+def test_in_fiscal_year_with_april_start():
+    from compensation.periods import Calendar
+
+    months = ["2026-03", "2026-04", "2027-03", "2027-04", None]
+    assert Calendar(4).in_fiscal_year(months, 2027).tolist() == [False, True, True, False, False]
+    assert Calendar(1).in_fiscal_year(months, 2026).tolist() == [True, True, False, False, False]
