@@ -83,6 +83,9 @@ def held_by_deal(result: RunResult, rep_id: str) -> pd.DataFrame:
     by the month they were held, with the month that releases them.
     """
     t = result.timing
+    if not len(t):
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "held" else object)
+                             for c in ("line", "source", "ref", "release", "held")})
     mine = t[(t["rep_id"] == rep_id) & (t["balance_after"] != 0)]
     out = mine.groupby(["source", "ref", "line"], as_index=False, sort=True).agg(
         due=("due", "max"), held=("balance_after", "sum"))

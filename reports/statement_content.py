@@ -194,8 +194,6 @@ def _summary(ytd: dict | None, paid: int, settle_row: dict | None, fmt: Formatte
 
 def _still_held(result: RunResult, rep_id: str, labels: dict, fmt: Formatter) -> dict:
     """What pay on cash and holdbacks still hold for the rep, by deal and expected release."""
-    if not len(getattr(result, "timing", ())):
-        return {"rows": [], "total": fmt.money(0)}
     held = held_by_deal(result, rep_id)
     rows = [{"line": title(r["line"]), "source": labels[f"held_{r['source']}"], "ref": str(r["ref"]),
              "release": labels["held_when_paid"] if r["source"] == "cash" else fmt.period(str(r["release"])),

@@ -21,6 +21,7 @@ from compensation.errors import UsageError
 from compensation.explain import explain_rep
 from compensation.money import cents_to_decimal
 from compensation.periods import month_index
+from reports.liability import held_by_deal
 from web import data
 from web.pages import EVERYONE, STAFF, page, redirect, render
 from web.plans import current_plan
@@ -127,20 +128,11 @@ def statement(request, session, form):
     settle = result.settlement[result.settlement["rep_id"] == rep_id]
     owed = int(settle.iloc[0]["balance_after"]) if len(settle) else 0
     credits = result.credits[(result.credits["rep_id"] == rep_id)]
-    held = _held_back(result, rep_id)
+    held = held_by_deal(result, rep_id).to_dict("records")
     return render(request, "statement.html", rep_id=rep_id, period=period, run=run, s=context,
                   name=data.names(state).get(rep_id, rep_id), ytd=_ytd(result, rep_id), holds=holds,
                   owed=owed, txn_count=len(credits), closed=period in data.closed_months(state),
-                  held=held, held_total=sum(int(r["balance_after"]) for r in held))
-
-
-def _held_back(result, rep_id: str) -> list[dict]:
-    """Money earned but held back (holdbacks, pay on cash) still owed to the rep after this run."""
-    timing = getattr(result, "timing", None)
-    if timing is None or not len(timing) or "balance_after" not in timing:
-        return []
-    mine = timing[(timing["rep_id"] == rep_id) & (timing["balance_after"].fillna(0) != 0)]
-    return mine.to_dict("records")
+                  held=held, held_total=sum(int(r["held"]) for r in held))
 
 
 @page(*EVERYONE)
