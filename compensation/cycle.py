@@ -29,6 +29,7 @@ from typing import Protocol
 import pandas as pd
 
 from compensation import workflow
+from compensation.assignments import build_assignments
 from compensation.digest import file_sha256
 from compensation.errors import IcmError, Problem, UsageError
 from compensation.ledger import Audit, Ledger
@@ -44,7 +45,6 @@ from compensation.results import InputFile, RunResult
 from compensation.settings import Workspace
 from compensation.snapshot import pack, unpack
 from compensation.tables import DEFAULT_TABLES, Inputs, load_inputs
-from compensation.validate import validate_workspace
 
 PLAN_SUFFIXES = (".yaml", ".yml")
 DATA_SUFFIXES = (".csv", ".xlsx", ".parquet")
@@ -175,12 +175,16 @@ def check(workspace: Workspace | Path | str, period: str | None = None) -> Check
     included, by calculating the month against the ledger without writing anything.
     """
     ws = open_workspace(workspace)
-    report = validate_workspace(ws)
-    problems: tuple[Problem, ...] = tuple(report.problems)
-    if period is not None:
-        result = dry_run(ws, period)
-        problems = tuple(_problems_of(result.exceptions))
-    return CheckReport(dict(report.plans), tuple(report.scenarios), report.rows, problems, period)
+    loaded = load(ws)  # read once, whether or not the month is calculated too
+    plan_set, inputs, problems = loaded
+    if period is None:
+        problems = problems + build_assignments(inputs.reps, plan_set.plans)[1]
+    else:
+        _period_ok(period)
+        with open_ledger(ws) as ledger:
+            problems = _problems_of(_calculate(ws, period, ledger, loaded=loaded).exceptions)
+    return CheckReport(dict(plan_set.plans), tuple(plan_set.scenarios), sum(f.rows for f in inputs.files),
+                       tuple(problems), period)
 
 
 # -- the month ---------------------------------------------------------------------------
@@ -373,13 +377,18 @@ def _is_scenario_file(path: Path) -> bool:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _calculate(ws: Workspace, period: str, ledger: Ledger, *, extra_transactions=None) -> RunResult:
-    if ws.settings.engine == "dask" and extra_transactions is None:  # issue 20; a what-if stays on pandas
+def _calculate(ws: Workspace, period: str, ledger: Ledger, *, extra_transactions=None, loaded=None) -> RunResult:
+    """The month against the ledger's closed months; `loaded` reuses inputs a check already read.
+
+    A what-if, or a check that has its inputs, stays on pandas: the Dask engine writes
+    its credit detail, and those write nothing.
+    """
+    if ws.settings.engine == "dask" and extra_transactions is None and loaded is None:
         from compensation.engines.dask_engine import calculate_on_dask  # noqa: PLC0415 - the optional extra
         extra = workflow.ledger_adjustments(ledger)
         return calculate_on_dask(ws, period, prior_state(ledger.closed_rows(period), period, ws.calendar),
                                  lambda inputs: _with_adjustments(inputs, extra) if len(extra) else inputs)
-    plan_set, inputs, problems = load(ws)
+    plan_set, inputs, problems = loaded or load(ws)
     extra = workflow.ledger_adjustments(ledger)
     if len(extra):
         inputs = _with_adjustments(inputs, extra)
