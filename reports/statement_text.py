@@ -189,7 +189,8 @@ def component_sentences(component: Component, fmt: Formatter, row: dict, current
     if component.commission is not None and not charts_cumulative_tiers(component.commission):
         # Per-transaction tables, amount tables, hybrid tiers and gated accelerators: the rule in
         # words (the same text as `icm explain`); each credit's arithmetic is in explain.
-        more = [rule_text(component)[0].upper() + rule_text(component)[1:] + "."]
+        text = rule_text(component)
+        more = [text[0].upper() + text[1:] + "."]
         more.append(fmt.sentences["component"].format(component=title(component.id)))
     elif component.commission is not None:
         more, nxt = _commission_sentences(component.commission, fmt, credited, quota, attainment)
