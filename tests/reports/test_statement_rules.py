@@ -45,4 +45,7 @@ def test_a_statement_renders_a_per_transaction_amount_table(tmp_path):
         assert cyclekit.close(ws, month).exit_code == 0
     done = cyclekit.run(ws, months[-1], "--statements")
     assert done.exit_code == 0, done.output
-    assert list((ws / "out" / months[-1] / "statements").glob("*.pdf"))
+    text = _text(ws / "out" / months[-1] / "statements" / "A01.pdf")
+    # the rule in words instead of a cumulative tier chart, and the month's figures
+    assert "Fixed amounts per transaction" in text, text
+    assert "Deal bonus" in text and "-€250.00" in text and "€690.00" in text  # the register to the cent
