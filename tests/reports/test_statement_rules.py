@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from compensation import cycle
+from reports.rendering import render_statements
 from tests import cyclekit
+from tests.compensation.test_golden import run_steps
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
@@ -37,15 +40,13 @@ def test_a_statement_lists_what_is_still_held_by_deal(tmp_path):
 
 @pytest.mark.slow
 def test_a_statement_renders_a_per_transaction_amount_table(tmp_path):
-    ws = _workspace(tmp_path, "14_per_transaction_amounts_cancelled")
-    months = sorted(p.stem for p in (GOLDEN / "14_per_transaction_amounts_cancelled" / "expected").glob("*.csv")
-                    if not p.stem.endswith("exceptions"))
-    for month in months[:-1]:
-        assert cyclekit.run(ws, month).exit_code == 0
-        assert cyclekit.close(ws, month).exit_code == 0
-    done = cyclekit.run(ws, months[-1], "--statements")
-    assert done.exit_code == 0, done.output
+    """Golden case 14 run by its own steps; March's statement of the committed run."""
+    case = GOLDEN / "14_per_transaction_amounts_cancelled"
+    ws = _workspace(tmp_path, case.name)
+    months = run_steps(case, ws)
+    kept = cycle.committed_run(ws, months[-1])
+    render_statements(kept.result, ws / "out" / months[-1], reps=["A01"], run_id=kept.run_id)
     text = _text(ws / "out" / months[-1] / "statements" / "A01.pdf")
-    # the rule in words instead of a cumulative tier chart, and the month's figures
+    # the rule in words instead of a cumulative tier chart, and the register's figures to the cent
     assert "Fixed amounts per transaction" in text, text
-    assert "Deal bonus" in text and "-€250.00" in text and "€690.00" in text  # the register to the cent
+    assert "Deal bonus" in text and "-€250.00" in text and "€690.00" in text, text
