@@ -295,6 +295,7 @@ def diff(workspace: Workspace | Path | str, period: str) -> DiffOutcome:
             raise UsageError(f"{period} has no runs yet; run it first")
         last = found[-1]
         notes: tuple[str, ...] = ()
+        same_files = False
         if last.status == "closed":
             before = ledger.lines(period, last.id)
             result = _calculate(ws, period, ledger)
@@ -310,9 +311,12 @@ def diff(workspace: Workspace | Path | str, period: str) -> DiffOutcome:
             prev = found[-2]
             before, after = ledger.lines(period, prev.id), ledger.lines(period, last.id)
             labels = (f"run {len(found) - 1} of {period}", f"run {len(found)} of {period}")
-            if prev.fingerprint == last.fingerprint:
-                notes = ("both runs read the same inputs",)
-    return DiffOutcome(period=period, before=labels[0], after=labels[1], changes=compare_registers(before, after),
+            same_files = prev.fingerprint == last.fingerprint
+    changes = compare_registers(before, after)
+    if same_files:  # then a change can only come from the ledger itself
+        notes = ("both runs read the same input files" + (": what changed came from the ledger (adjustments "
+                                                          "accepted in inquiries)" if len(changes) else ""),)
+    return DiffOutcome(period=period, before=labels[0], after=labels[1], changes=changes,
                        total_before=int(before["amount"].sum()) if len(before) else 0,
                        total_after=int(after["amount"].sum()) if len(after) else 0, notes=notes)
 

@@ -131,6 +131,8 @@ def test_same_inputs_give_identical_files_and_rerun_replaces_the_draft(ws):
     before = payouts(ws, "2026-01")
     second = run(ws, "2026-01")
     assert second.run_id > first.run_id and payouts(ws, "2026-01") == before
+    same = cycle.diff(ws, "2026-01")
+    assert same.changes.empty and same.notes == ("both runs read the same input files",)
     write_earned(ws.root, ROWS.replace("A,2026-01,10000", "A,2026-01,12000"))
     run(ws, "2026-01")
     assert payouts(ws, "2026-01") == "rep_id,line,amount\nA,nb,12000\nB,nb,500\n"
