@@ -59,7 +59,7 @@ def _parquet(frame: pd.DataFrame) -> bytes:
         columns[name] = column
     table = pa.Table.from_pandas(pd.DataFrame(columns, copy=False), preserve_index=False)
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd", compression_level=1)
+    pq.write_table(table, sink, compression="zstd", compression_level=1, write_statistics=False)
     return sink.getvalue()
 
 

@@ -69,9 +69,11 @@ def defused_text(column: pd.Series) -> pd.Series:
     carriage return) gets a leading `'`, unless it is a plain number such as `-9009`,
     which is data, not a formula.
     """
-    text = _plain_text(column)
+    codes, uniques = pd.factorize(_plain_text(column), sort=False)  # columns repeat: judge each value once
+    text = pd.Series(uniques, dtype=object)
     risky = text.str.startswith(_FORMULA_START) & ~text.str.fullmatch(_PLAIN_NUMBER)
-    return text.where(~risky, "'" + text)
+    return pd.Series(text.where(~risky, "'" + text).to_numpy(dtype=object)[codes], index=column.index,
+                     dtype=object)
 
 
 def _csv_bytes(columns: tuple[str, ...], frame: pd.DataFrame) -> bytes:
