@@ -254,7 +254,7 @@ def dry_run(workspace: Workspace | Path | str, period: str, *,
     ws = open_workspace(workspace)
     _period_ok(period)
     with open_ledger(ws) as ledger:
-        return _calculate(ws, period, ledger, extra_transactions=extra_transactions)
+        return _calculate(ws, period, ledger, extra_transactions=extra_transactions, dry=True)
 
 
 def committed_run(workspace: Workspace | Path | str, period: str, run_id: int | None = None) -> CommittedRun:
@@ -298,7 +298,7 @@ def diff(workspace: Workspace | Path | str, period: str) -> DiffOutcome:
         same_files = False
         if last.status == "closed":
             before = ledger.lines(period, last.id)
-            result = _calculate(ws, period, ledger)
+            result = _calculate(ws, period, ledger, dry=True)
             after = result.register
             labels = (f"closed run {len(found)} of {period}", "a dry re-run on today's inputs (nothing written)")
             if result.fingerprint != (last.close_fingerprint or last.fingerprint):
@@ -381,17 +381,19 @@ def _is_scenario_file(path: Path) -> bool:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _calculate(ws: Workspace, period: str, ledger: Ledger, *, extra_transactions=None, loaded=None) -> RunResult:
+def _calculate(ws: Workspace, period: str, ledger: Ledger, *, extra_transactions=None, loaded=None,
+               dry: bool = False) -> RunResult:
     """The month against the ledger's closed months; `loaded` reuses inputs a check already read.
 
-    A what-if, or a check that has its inputs, stays on pandas: the Dask engine writes
-    its credit detail, and those write nothing.
+    A what-if with extra transactions, or a check that has its inputs, stays on pandas. A
+    `dry` calculation (a diff or dry run: nothing is kept) leaves `out/credits/` as it was.
     """
     if ws.settings.engine == "dask" and extra_transactions is None and loaded is None:
         from compensation.engines.dask_engine import calculate_on_dask  # noqa: PLC0415 - the optional extra
         extra = workflow.ledger_adjustments(ledger)
         return calculate_on_dask(ws, period, prior_state(ledger.closed_rows(period), period, ws.calendar),
-                                 lambda inputs: _with_adjustments(inputs, extra) if len(extra) else inputs)
+                                 lambda inputs: _with_adjustments(inputs, extra) if len(extra) else inputs,
+                                 keep_detail=not dry)
     plan_set, inputs, problems = loaded or load(ws)
     extra = workflow.ledger_adjustments(ledger)
     if len(extra):

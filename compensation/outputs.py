@@ -41,6 +41,24 @@ def atomic_folder(target: Path, tag: str | None = None) -> Iterator[Path]:
     swap_into_place(staging, target, target.parent / f"{OLD_PREFIX}{name}")
 
 
+@contextmanager
+def scratch_folder(beside: Path) -> Iterator[Path]:
+    """Yield an empty staging folder next to `beside` and remove it afterwards: files nobody keeps.
+
+    A dry re-run on the Dask engine still needs a folder its workers can reach; it is
+    named like a staging folder so `sweep` removes it if the process dies first.
+    """
+    beside = Path(beside)
+    beside.parent.mkdir(parents=True, exist_ok=True)
+    scratch = beside.parent / f"{STAGING_PREFIX}{beside.name}-dry-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def swap_into_place(staging: Path, target: Path, old: Path) -> None:
     """Move `staging` to `target`, keeping the previous `target` as `old` until the move is done."""
     if target.exists():

@@ -38,7 +38,7 @@ from distributed import Client, LocalCluster
 from compensation.assignments import build_assignments
 from compensation.engines.partition import Credited, combine, credit_partition
 from compensation.errors import HOLD, IcmError, Problem
-from compensation.outputs import atomic_folder
+from compensation.outputs import atomic_folder, scratch_folder
 from compensation.pipeline import RunWindow, calculate_credited, credit_detail
 from compensation.planfile import load_plans
 from compensation.readers import (
@@ -103,8 +103,13 @@ class Scan:
 
 
 def calculate_on_dask(ws: Workspace, period: str, prior: PriorState,
-                      adjust: Callable[[Inputs], Inputs] = lambda inputs: inputs) -> RunResult:
-    """Calculate a month with the transactions on Dask partitions; the same result as the pandas engine."""
+                      adjust: Callable[[Inputs], Inputs] = lambda inputs: inputs, *,
+                      keep_detail: bool = True) -> RunResult:
+    """Calculate a month with the transactions on Dask partitions; the same result as the pandas engine.
+
+    The workers write the credit detail to `out/credits/P/`; with `keep_detail` False (a dry
+    re-run) they write it to a scratch folder that is removed, and `out/` is left as it was.
+    """
     plan_set = load_plans(ws)
     inputs, problems = load_inputs(ws, [t for t in DEFAULT_TABLES if t != TABLE])
     inputs = adjust(inputs)
@@ -130,7 +135,8 @@ def calculate_on_dask(ws: Workspace, period: str, prior: PriorState,
         originals = kept[kept["txn_id"].isin(list(kept["reverses"].dropna())).to_numpy()]
         ctx = replace(ctx, credits=credits)
         [ctx_f] = client.scatter([ctx], broadcast=True)
-        with atomic_folder(ws.out_dir / "credits" / period) as staging:
+        detail_folder = atomic_folder if keep_detail else scratch_folder
+        with detail_folder(ws.out_dir / "credits" / period) as staging:
             # No reference to a slice's result outlives its addition: the workers free each one once added.
             credited, detail, count = client.gather(_tree_sum(client, [
                 client.submit(credit_part, part, i, ctx_f, dropped, originals, str(staging), pure=False)

@@ -128,3 +128,25 @@ def test_an_unreachable_scheduler_is_one_clear_message(tmp_path):
         result = cyclekit.run(ws, "2026-03")
     assert result.exit_code == 2
     assert f"cannot reach the Dask scheduler at {scheduler}" in result.output
+
+
+def test_a_dry_re_run_on_dask_leaves_the_kept_credit_detail_alone(tmp_path, dask_scheduler):
+    """`diff` of a closed month and `dry_run` recalculate on the workers but keep nothing they wrote."""
+    from compensation import cycle
+
+    ws = workspace(tmp_path / "ws", rows_with_traps()[:10])
+    use_dask(ws, dask_scheduler)
+    cycle.run(ws, "2026-03")
+    cycle.close(ws, "2026-03")
+    kept = ws / "out" / "credits" / "2026-03"
+    before = {p.name: p.read_bytes() for p in kept.glob("part-*.parquet")}
+    assert before
+    # Today's data pays A01 more for March: the closed run's files must not follow.
+    with open(ws / "data" / "transactions.csv", "a", newline="") as handle:
+        csv.writer(handle).writerow(["T99", "2026-03-25", "1000.00", "EUR", "A01", "new", "", ""])
+    outcome = cycle.diff(ws, "2026-03")
+    assert outcome.notes == ("the inputs changed since the close",)
+    assert outcome.total_after - outcome.total_before == 5000  # the flat plan's 5% of 1,000.00, in cents
+    assert cycle.dry_run(ws, "2026-03").register["amount"].sum() == outcome.total_after
+    assert {p.name: p.read_bytes() for p in kept.glob("part-*.parquet")} == before
+    assert sorted(p.name for p in kept.parent.iterdir()) == ["2026-03"]  # no scratch folder left behind
