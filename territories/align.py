@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from territories.blocks import BlockSolve, Event, heard, solve_block, start_plan, widened
+from territories.blocks import (
+    BlockSolve,
+    Event,
+    heard,
+    prepare_block,
+    solve_block,
+    start_plan,
+    widened,
+)
 from territories.contiguity import adjacency_for, align_contiguous, broken_territories
 from territories.feasibility import diagnose, moved_infeasible, necessary_conditions
 from territories.instance import (
@@ -32,6 +40,8 @@ from territories.scenario import AlignmentScenario
 from territories.summary import compactness, max_deviation, summarise
 
 __all__ = ["AlignmentResult", "InfeasibleError", "NoSolutionError", "align"]
+
+PREPARE_SHARE = 0.35  # of the time left, for every block's bound and quick improvement
 
 
 @dataclass(frozen=True)
@@ -174,22 +184,36 @@ def _solve_blocks(inst: Instance, blocks: list[np.ndarray], clock: _Clock, *,
     # blocks still without a plan first, and with twice the weight: they need a first plan
     weight = {i: len(b) * (1 if starts[i][1] else 2) for i, b in enumerate(blocks)}
     order = sorted(range(len(blocks)), key=lambda i: (starts[i][1], i))
+    # every block's bound and quick improvement first, so a block done early gives its time
+    # to the blocks that still need the MILP
+    prepared = {}
+    for n_done, i in enumerate(order):
+        left = sum(weight[j] for j in order[n_done:])
+        seconds = max((opts.time_limit - clock()) * PREPARE_SHARE * weight[i] / left, 0.5)
+        plan, ok = starts[i]
+        prepared[i] = prepare_block(views[i], blocks[i], plan, ok and moved_ok, seconds,
+                                    with_max_moved=with_max_moved,
+                                    on_plan=heard(i, len(blocks), scale, clock, clock.on_event))
+    order = [i for i in order if prepared[i].done is not None] + [
+        i for i in order if prepared[i].done is None]
     for n_done, i in enumerate(order):
         b = blocks[i]
-        left = sum(weight[j] for j in order[n_done:])
+        left = sum(weight[j] for j in order[n_done:] if prepared[j].done is None) or 1
         budget = max((opts.time_limit - clock()) * weight[i] / left, 0.5)
         plan, ok = starts[i]
         solved = solve_block(views[i], b, plan, ok and moved_ok, budget,
                              with_max_moved=with_max_moved,
-                             on_plan=heard(i, len(blocks), scale, clock, clock.on_event))
+                             on_plan=heard(i, len(blocks), scale, clock, clock.on_event),
+                             prepared=prepared[i])
         if solved.status == "infeasible":
             raise InfeasibleError(*diagnose(views[i], b, with_max_moved=with_max_moved))
         if solved.status == "none":
             raise NoSolutionError(
                 f"no alignment found within {opts.time_limit:g} s: tried {opts.name} "
                 f"(gap {opts.gap:.2%}) on {len(blocks)} block(s) of at most "
-                f"{max(len(x) for x in blocks)} accounts, starting from the current alignment "
-                "repaired move by move, which still broke a limit. Raise solver.time_limit, "
+                f"{max(len(x) for x in blocks)} accounts, starting from the LP relaxation "
+                "fixed and resolved, then the current alignment repaired move by move, which "
+                "still broke a limit. Raise solver.time_limit, "
                 "loosen balance or allow more moves (max_moved)")
         if clock.on_event:
             clock.on_event(Event("bound", i, len(blocks), clock(), solved.objective * scale,

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from territories.instance import DEFAULT_K, Instance, candidate_pairs, full_pair_chunks, pair_cost
-from territories.model import build_model, pair_columns, start_values
+from territories.fixing import fix_and_resolve
+from territories.model import Model, build_model, pair_columns, start_values
 from territories.repair import repair, rounded, start_choice, violation
 from territories.solvers import Progress, lp_solve, run_model
 
@@ -90,37 +91,39 @@ def start_plan(inst: Instance, block: np.ndarray, seconds: float,
                with_max_moved: bool = True, relaxed=None) -> tuple[np.ndarray, bool]:
     """A feasible plan for the block, fast, and whether it keeps every limit.
 
-    The greedy start repaired by single moves first; when that stalls (a rep below its
-    minimum may need a chain of moves), iterated LP rounding: round the LP (`relaxed`, a
-    (model, solve) pair, or solved here), repair, and while a limit still breaks, fix every
-    account away from the broken reps and the fractional ones and solve the LP again over
-    the rest. Each round frees fewer accounts, so it ends in a few rounds.
+    Fix-and-resolve from the LP relaxation first (`territories.fixing`: fix the accounts
+    the LP assigns whole, a small MILP over the rest); when the LP has no solution or the
+    small MILPs fail, the greedy start repaired by single moves and exchanges, then the
+    LP rounded (the largest value wins) and repaired.
     """
+    deadline = time.perf_counter() + seconds
     greedy = start_choice(inst, block)
-    plan = repair(inst, greedy, block, seconds=min(seconds / 4, 2.0))
-    if violation(inst, plan, block) <= 1e-9:
-        return plan, True
     if relaxed is None or relaxed[1].values is None:
         model = build_model(inst, block, relax=True, with_max_moved=with_max_moved)
         relaxed = (model, lp_solve(model, max(seconds / 2, 1.0), inst.scenario.solver.threads))
     model, lp = relaxed
-    if lp.values is None:
-        return plan, False
+    if lp.values is not None:
+        fixed = fix_and_resolve(inst, model, lp.values, lp.row_dual, greedy,
+                                max(deadline - time.perf_counter(), 1.0), inst.scenario.solver.gap / 2)
+        if fixed is not None and violation(inst, fixed[0], block) <= 1e-9:
+            return fixed[0], True
+    plan = repair(inst, greedy, block, seconds=min(seconds / 4, 2.0))
+    if violation(inst, plan, block) <= 1e-9 or lp.values is None:
+        return plan, violation(inst, plan, block) <= 1e-9
     current = rounded(inst, model.pair_acc, model.pair_rep, lp.values[: model.n_pairs], greedy)
     current = repair(inst, current, block, seconds=max(min(seconds / 3, 5.0), 0.5))
-    if violation(inst, current, block) <= 1e-9:
-        return current, True
-    return current, False
+    return current, violation(inst, current, block) <= 1e-9
 
 
 def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_moved: bool):
-    """(bound, kind, extra pairs) of the full model by pricing (see the module docstring)."""
+    """(bound, kind, pairs, (LP model, LP solve)) by pricing (see the module docstring)."""
     opts = inst.scenario.solver
     in_block = np.isin(inst.cand_acc, block)
     pa, pr = inst.cand_acc[in_block], inst.cand_rep[in_block]
     known = set(zip(pa.tolist(), pr.tolist(), strict=True)) if inst.restricted else None
     bound, kind, stalled = -math.inf, "restricted model LP", 0
     lp_pairs = (pa, pr)  # the MILP gets the pairs of the LP that gave the bound
+    relaxed = None
     for _ in range(20):
         left = deadline - time.perf_counter()
         if left <= 0.2:
@@ -129,9 +132,9 @@ def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_m
         lp = lp_solve(model, left, opts.threads)
         if lp.status != "optimal" or lp.row_dual is None:
             break
-        lp_pairs = (pa, pr)
+        lp_pairs, relaxed = (pa, pr), (model, lp)
         if not inst.restricted:
-            return lp.objective, "full model LP", (pa, pr)
+            return lp.objective, "full model LP", (pa, pr), relaxed
         # degenerate duals price in columns that do not lower the LP: stop at the first such round
         stalled = lp.objective >= bound - 1e-9 * max(1.0, abs(bound))
         bound = lp.objective
@@ -141,10 +144,10 @@ def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_m
         if add is None:  # pricing ran out of time
             break
         if not len(add[0]):
-            return lp.objective, "full model LP", (pa, pr)
+            return lp.objective, "full model LP", (pa, pr), relaxed
         known.update(zip(add[0].tolist(), add[1].tolist(), strict=True))
         pa, pr = np.concatenate([pa, add[0]]), np.concatenate([pr, add[1]])
-    return bound, kind, lp_pairs
+    return bound, kind, lp_pairs, relaxed
 
 
 def _price(inst, model, duals, block, known, deadline):
@@ -170,24 +173,71 @@ def _price(inst, model, duals, block, known, deadline):
     return add, (total if total < -1e-9 else 0.0)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A block after its bound and quick improvement: either done or ready for the MILP."""
+
+    model: Model
+    start: np.ndarray
+    warm: np.ndarray | None  # column values of the start, None without a feasible one
+    bound: float
+    kind: str
+    done: BlockSolve | None  # the answer when the start is already within the gap
+
+
+def prepare_block(inst: Instance, block: np.ndarray, start: np.ndarray, start_ok: bool,
+                  seconds: float, *, with_max_moved: bool, on_plan=None) -> Prepared:
+    """The bound (pricing), then fix-and-resolve on the priced LP when the start is not close.
+
+    With candidate lists, a plan within the scenario's gap of the priced LP bound is the
+    answer: the MILP is not run.
+    """
+    opts = inst.scenario.solver
+    t0 = time.perf_counter()
+    pairs, bound, kind, relaxed = None, -math.inf, "MILP", None
+    if inst.restricted and opts.name == "highs":
+        bound, kind, pairs, relaxed = full_lp_bound(inst, block, t0 + 0.6 * seconds, with_max_moved)
+    model = build_model(inst, block, with_max_moved=with_max_moved, pairs=pairs)
+    warm = start_values(model, start, inst) if start_ok else None
+    if relaxed is not None and relaxed[1].values is not None:
+        if warm is None or not _within(float(model.cost @ warm), bound, opts.gap):
+            fixed = fix_and_resolve(inst, relaxed[0], relaxed[1].values, relaxed[1].row_dual,
+                                    start, max(seconds - (time.perf_counter() - t0), 1.0),
+                                    opts.gap / 2)
+            if fixed is not None and (warm is None or fixed[1] < float(model.cost @ warm)):
+                start, warm = fixed[0], start_values(model, fixed[0], inst)
+    done = None
+    if warm is not None and inst.restricted and opts.name == "highs":
+        objective = float(model.cost @ warm)
+        gap = (objective - bound) / max(abs(objective), 1e-12)
+        if on_plan is not None:
+            on_plan(Progress(time.perf_counter() - t0, objective, bound, gap))
+        if _within(objective, bound, opts.gap):
+            done = BlockSolve(start, "optimal", objective, min(bound, objective), kind,
+                              model.n_pairs)
+    return Prepared(model, start, warm, bound, kind, done)
+
+
 def solve_block(inst: Instance, block: np.ndarray, start: np.ndarray, start_ok: bool,
-                budget: float, *, with_max_moved: bool, on_plan=None) -> BlockSolve:
+                budget: float, *, with_max_moved: bool, on_plan=None,
+                prepared: Prepared | None = None) -> BlockSolve:
     """Bound, then MILP from the start; never worse than the start when it is feasible."""
     opts = inst.scenario.solver
     t0 = time.perf_counter()
-    pairs, bound, kind = None, -math.inf, "MILP"
-    if inst.restricted and opts.name == "highs":
-        bound, kind, pairs = full_lp_bound(inst, block, t0 + PRICING_SHARE * budget,
-                                           with_max_moved)
-    model = build_model(inst, block, with_max_moved=with_max_moved, pairs=pairs)
-    warm = start_values(model, start, inst) if start_ok else None
+    if prepared is None:
+        prepared = prepare_block(inst, block, start, start_ok, PRICING_SHARE * budget,
+                                 with_max_moved=with_max_moved, on_plan=on_plan)
+    if prepared.done is not None:
+        return prepared.done
+    model, start, warm, bound, kind = (prepared.model, prepared.start, prepared.warm,
+                                       prepared.bound, prepared.kind)
     left = max(budget - (time.perf_counter() - t0), 0.5)
     solved = run_model(model, opts.name, left, opts.gap, opts.threads, start=warm,
                        on_progress=on_plan)
     if solved.status == "infeasible" and inst.restricted:
         solved = dataclasses.replace(solved, status="none")  # proves nothing of the full model
     if solved.status in ("infeasible", "none"):
-        if start_ok:
+        if warm is not None:
             objective = float((model.cost * warm).sum())
             return BlockSolve(start, "feasible", objective, min(bound, objective), kind,
                               model.n_pairs)
@@ -197,12 +247,17 @@ def solve_block(inst: Instance, block: np.ndarray, start: np.ndarray, start_ok: 
         kind = "MILP" if math.isfinite(solved.bound) else kind
         bound = solved.bound if math.isfinite(solved.bound) else bound
     if not math.isfinite(bound):
-        bound, kind, _ = full_lp_bound(inst, block, time.perf_counter() + max(budget / 4, 5),
-                                       with_max_moved)
+        bound, kind, _, _ = full_lp_bound(inst, block, time.perf_counter() + max(budget / 4, 5),
+                                          with_max_moved)
     status = solved.status if not inst.restricted else (
-        "optimal" if solved.objective <= bound + 1e-9 * max(1.0, abs(bound)) else "feasible")
+        "optimal" if _within(solved.objective, bound, opts.gap) else "feasible")
     return BlockSolve(choice, status, solved.objective, min(bound, solved.objective), kind,
                       model.n_pairs)
+
+
+def _within(objective: float, bound: float, gap: float) -> bool:
+    """The plan is within the relative `gap` of a finite bound."""
+    return math.isfinite(bound) and objective - bound <= gap * abs(objective) + 1e-9
 
 
 def heard(block: int, blocks: int, scale: float, clock, sink):

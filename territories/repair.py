@@ -60,6 +60,8 @@ def start_choice(inst: Instance, block: np.ndarray) -> np.ndarray:
 def rounded(inst: Instance, pair_acc, pair_rep, values, choice: np.ndarray) -> np.ndarray:
     """Rep per account from pair values: the largest value wins (LP rounding)."""
     out = choice.copy()
+    if not len(pair_acc):
+        return out
     order = np.lexsort((-np.asarray(values), pair_acc))
     a, r = pair_acc[order], pair_rep[order]
     first = np.r_[True, a[1:] != a[:-1]]
@@ -179,3 +181,46 @@ def _disjoint(order, key, s, r, a) -> np.ndarray:
         used_rep.update((int(s[k]), int(r[k])))
         used_acc.add(int(a[k]))
     return np.array(picked, dtype=np.int64)
+
+
+def polish(inst: Instance, choice: np.ndarray, block: np.ndarray, pair_acc, pair_rep, cost,
+           rounds: int = 50) -> np.ndarray:
+    """Single moves that lower the cost and keep every limit, the best per rep each round.
+
+    Run on a feasible plan, it keeps it feasible; it also settles ties the LP and MILP
+    tolerances cannot see (the travel tie-break is 1e-7 of the objective). With max_moved
+    only moves that do not add moved potential are taken.
+    """
+    choice = choice.copy()
+    in_block = np.zeros(inst.n, dtype=bool)
+    in_block[block] = True
+    keep = in_block[pair_acc]
+    pa, pr, pc = pair_acc[keep], pair_rep[keep], np.asarray(cost)[keep]
+    specs = [(side, bound, metric_vector(inst, metric)) for _, metric, side, _, bound in inst.limits]
+    budget_limited = inst.scenario.max_moved is not None
+    for _ in range(rounds):
+        own = np.full(inst.n, np.inf)
+        mine = choice[pa] == pr
+        own[pa[mine]] = pc[mine]
+        better = ~mine & (pc < own[pa] - 1e-12)
+        if budget_limited:
+            better &= ~inst.owned[pa] | (pr == inst.cur[pa]) | (choice[pa] != inst.cur[pa])
+        a, r, c = pa[better], pr[better], pc[better]
+        if not len(a):
+            break
+        s = choice[a]
+        ok = np.ones(len(a), dtype=bool)
+        for side, bound, coef in specs:
+            load = np.bincount(choice[block], weights=coef[block], minlength=inst.m)
+            w = coef[a]
+            if side == "hi":
+                ok &= load[r] + w <= bound[r] * (1 + 1e-12) + _EPS
+            else:
+                ok &= load[s] - w >= bound[s] * (1 - 1e-12) - _EPS
+        if not ok.any():
+            break
+        a, r, s, gain = a[ok], r[ok], s[ok], (own[a] - c)[ok]
+        order = np.argsort(-gain, kind="stable")
+        picked = _disjoint(order, np.zeros(len(a)), s, r, a)
+        choice[a[picked]] = r[picked]
+    return choice
