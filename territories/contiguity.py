@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 
 from compensation.errors import IcmError
-from territories.blocks import BlockSolve
+from territories.blocks import BlockSolve, heard
 from territories.geo import delaunay_edges
-from territories.instance import InfeasibleError, Instance, NoSolutionError
-from territories.model import Model, build_model
-from territories.repair import repair, rounded, start_choice
+from territories.growth import Graph, connected_start, graph, pieces
+from territories.instance import InfeasibleError, Instance, NoSolutionError, metric_vector
+from territories.model import Model, build_model, cost_scale, start_values
+from territories.repair import rounded, violation
 from territories.solvers import run_model
 
 
@@ -115,8 +116,10 @@ def with_contiguity(inst: Instance, model: Model, edges: np.ndarray) -> Model:
                          np.full(2 * n_f, -np.inf)])
     hi = np.concatenate([np.ones(len(reps)), np.full(n_x, np.inf), np.zeros(n_x),
                          np.zeros(2 * n_f)])
+    flow = {"acc": out["acc"].to_numpy(np.int64), "to": out["to"].to_numpy(np.int64),
+            "rep": out["rep"].to_numpy(np.int64), "y0": y0, "f0": f0}
     return dataclasses.replace(
-        model,
+        model, layout={**model.layout, "flow": flow},
         cost=np.concatenate([model.cost, np.zeros(n_x + n_f)]),
         lower=np.concatenate([model.lower, np.zeros(n_x + n_f)]),
         upper=np.concatenate([model.upper, np.ones(n_x), np.full(n_f, big - 1)]),
@@ -128,24 +131,116 @@ def with_contiguity(inst: Instance, model: Model, edges: np.ndarray) -> Model:
         row_names=model.row_names + names)
 
 
+def flow_start(inst: Instance, model: Model, choice: np.ndarray, g: Graph) -> np.ndarray | None:
+    """Column values of a connected plan: its pairs, one root per territory, and flows.
+
+    The flow on each edge of a breadth-first tree from the root is the number of accounts
+    below it, so every non-root account receives one unit more than it sends. None when a
+    territory is not connected or needs an arc the model lacks.
+    """
+    x = start_values(model, choice, inst)
+    flow = model.layout["flow"]
+    n, m = inst.n, inst.m
+    pair_key = model.pair_acc * m + model.pair_rep
+    pair_order = np.argsort(pair_key)
+    arc_key = (flow["acc"] * n + flow["to"]) * m + flow["rep"]
+    arc_order = np.argsort(arc_key)
+
+    def column(keys, order, key):
+        pos = np.searchsorted(keys, key, sorter=order)
+        return int(order[pos]) if pos < len(order) and keys[order[pos]] == key else None
+
+    for r in np.unique(choice[model.block]).tolist():
+        members = model.block[choice[model.block] == r]
+        root = int(members[0])
+        parent, seen, order = {root: -1}, {root}, [root]
+        for i in order:  # breadth-first; `order` grows while it is read
+            for j in g.of(i).tolist():
+                if choice[j] == r and j not in seen:
+                    seen.add(j)
+                    parent[j] = i
+                    order.append(j)
+        if len(order) != len(members):
+            return None
+        col = column(pair_key, pair_order, root * m + r)
+        if col is None:
+            return None
+        x[flow["y0"] + col] = 1.0
+        below = dict.fromkeys(order, 1)
+        for j in reversed(order[1:]):
+            below[parent[j]] += below[j]
+            arc = column(arc_key, arc_order, (parent[j] * n + j) * m + r)
+            if arc is None:
+                return None
+            x[flow["f0"] + arc] = float(below[j])
+    return x
+
+
 def align_contiguous(inst: Instance, edges: np.ndarray, clock, make_result):
-    """Solve the whole book at once with connected territories (no decomposition)."""
+    """Connected start (`territories.growth`), then the whole book's flow MILP from it."""
     opts = inst.scenario.solver
     block = np.arange(inst.n)
-    start = repair(inst, start_choice(inst, block), block, seconds=opts.time_limit / 4)
-    base = build_model(inst, block)
-    model = with_contiguity(inst, base, edges)
+    g = graph(inst.n, edges)
+    start, violated = connected_start(inst, edges, min(opts.time_limit / 3, 60.0))
+    model = with_contiguity(inst, build_model(inst, block), edges)
+    warm = flow_start(inst, model, start, g) if violated <= 1e-9 else None
+    if warm is not None:
+        clock.first()
+    scale = 1.0 if inst.scenario.objective == "balance" else cost_scale(inst)
     solved = run_model(model, opts.name, max(opts.time_limit - clock(), 1.0), opts.gap,
-                       opts.threads)
+                       opts.threads, start=warm,
+                       on_progress=heard(0, 1, scale, clock, clock.on_event))
     if solved.status == "infeasible":
         raise InfeasibleError("contiguity is infeasible with the other limits: no plan keeps "
                               "every territory in one piece; loosen balance or drop contiguity")
-    if solved.status == "none":
-        raise NoSolutionError(f"no connected alignment found within {opts.time_limit:g} s "
-                              f"({len(model.cost):,} columns); raise solver.time_limit")
-    choice = rounded(inst, model.pair_acc, model.pair_rep, solved.values[: model.n_pairs], start)
-    bound = solved.bound if math.isfinite(solved.bound) else -math.inf
-    solve = BlockSolve(choice, solved.status, solved.objective, bound, "MILP", model.n_pairs)
-    return make_result(inst, choice, [solve], clock,
-                       (f"contiguity: {len(edges):,} adjacency edges, solved in "
-                        f"{solved.seconds:.1f} s",))
+    note = f"contiguity: {len(edges):,} adjacency edges, MILP {solved.seconds:.1f} s"
+    choice = None
+    if solved.status != "none":
+        choice = rounded(inst, model.pair_acc, model.pair_rep, solved.values[: model.n_pairs],
+                         start)
+        if broken_territories_of(choice, g) or violation(inst, choice, block) > 1e-9:
+            choice = None  # a plan off by the solver's tolerances: keep the start
+    if choice is not None:
+        bound = solved.bound if math.isfinite(solved.bound) else -math.inf
+        solve = BlockSolve(choice, solved.status, solved.objective, bound, "MILP", model.n_pairs)
+        return make_result(inst, choice, [solve], clock, (note,))
+    if warm is None:
+        raise NoSolutionError(
+            f"no connected alignment found within {opts.time_limit:g} s: the territories grown "
+            f"along the adjacency and moved account by account still broke a limit "
+            f"({_broken_limits(inst, start)}), and the MILP ({len(model.cost):,} columns) found "
+            "no plan. Raise solver.time_limit, loosen balance or drop contiguity")
+    lp = run_model(model, opts.name, max(opts.time_limit - clock(), 5.0), 0.0, opts.threads,
+                   relax=True) if opts.name == "highs" else None
+    bound = lp.objective if lp is not None and lp.status == "optimal" else -math.inf
+    objective = float(model.cost @ warm)
+    solve = BlockSolve(start, "feasible", objective, min(bound, objective), "LP", model.n_pairs)
+    return make_result(inst, start, [solve], clock,
+                       (note + "; the MILP found no plan: the grown start is the answer",))
+
+
+def broken_territories_of(choice: np.ndarray, g: Graph) -> list[int]:
+    """Rep indexes whose accounts form more than one connected piece."""
+    broken = []
+    for r in np.unique(choice[choice >= 0]).tolist():
+        members = np.flatnonzero(choice == r)
+        if len(pieces(g, members, choice == r)) > 1:
+            broken.append(r)
+    return broken
+
+
+def _broken_limits(inst: Instance, choice: np.ndarray) -> str:
+    """`balance_potential_hi: R01, R07 and 3 more`, for each limit the plan breaks."""
+    out = []
+    rep_ids = inst.reps["rep_id"].to_numpy(dtype=object)
+    for label, metric, side, _, bound in inst.limits:
+        load = np.bincount(choice[choice >= 0], weights=metric_vector(inst, metric)[choice >= 0],
+                           minlength=inst.m)
+        bad = load > bound * (1 + 1e-9) + 1e-7 if side == "hi" else load < bound * (1 - 1e-9) - 1e-7
+        if bad.any():
+            names = [str(x) for x in rep_ids[bad]]
+            more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+            out.append(f"{label}: {', '.join(names[:5])}{more}")
+    if (choice < 0).any():
+        out.append(f"{int((choice < 0).sum())} accounts no territory can reach along the adjacency")
+    return "; ".join(out) or "max_moved"

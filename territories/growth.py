@@ -1,0 +1,395 @@
+"""A connected start for contiguous territories: grow, then balance by boundary moves.
+
+The flow model of `territories.contiguity` is weak (big-M), and HiGHS finds no first plan
+on its own beyond a few dozen accounts. This module builds one along the adjacency graph:
+
+1. *Seeds.* Either one root per rep (its current account nearest its home, else the
+   allowed account nearest its home), or the largest connected piece of each rep's
+   current territory (the rest of a split territory is regrown).
+2. *Growth.* Multi-source: each step gives the rep furthest below its target the nearest
+   unclaimed neighbour of its territory (its own current accounts first), never past a
+   rep's maximum; the accounts left over go to the lightest neighbouring territory.
+3. *Boundary moves.* An account moves from territory A to a neighbouring territory B only
+   when A stays connected without it (breadth-first search over A). Each round applies
+   the moves that lower the limit violation (then the squared deviation from the fair
+   share beyond half the tolerance: that spreads load across the graph), one per rep, until
+   every limit holds; then moves that lower the objective and keep every limit.
+
+Only the model's pairs (`inst.cand_acc/cand_rep`) are used, so locks, same_region and
+max_km hold, and the plan is a feasible point of the MILP when it keeps every limit.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from territories.instance import Instance, metric_vector, moved_budget, pair_km
+
+_EPS = 1e-9
+_W = 100.0  # weight of a unit of relative violation against the squared deviation
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Adjacency lists in CSR form: the neighbours of i are nbr[start[i]:start[i + 1]]."""
+
+    start: np.ndarray
+    nbr: np.ndarray
+
+    def of(self, i: int) -> np.ndarray:
+        """Neighbours of account i."""
+        return self.nbr[self.start[i]:self.start[i + 1]]
+
+
+def graph(n: int, edges: np.ndarray) -> Graph:
+    """CSR adjacency of the undirected `edges`."""
+    both = np.concatenate([edges, edges[:, ::-1]]) if len(edges) else np.empty((0, 2), np.int64)
+    order = np.lexsort((both[:, 1], both[:, 0]))
+    both = both[order]
+    return Graph(np.searchsorted(both[:, 0], np.arange(n + 1)), both[:, 1].astype(np.int64))
+
+
+def pieces(g: Graph, members: np.ndarray, inside: np.ndarray) -> list[list[int]]:
+    """Connected pieces of `members` (`inside` marks them), largest first."""
+    seen = ~inside
+    out = []
+    for s in members.tolist():
+        if seen[s]:
+            continue
+        seen[s] = True
+        piece, stack = [], [s]
+        while stack:
+            i = stack.pop()
+            piece.append(i)
+            for j in g.of(i).tolist():
+                if not seen[j]:
+                    seen[j] = True
+                    stack.append(j)
+        out.append(piece)
+    return sorted(out, key=len, reverse=True)
+
+
+class _Book:
+    """What the heuristics read: allowed pairs, costs, targets and limits as arrays."""
+
+    def __init__(self, inst: Instance, edges: np.ndarray):
+        self.inst, self.n, self.m = inst, inst.n, inst.m
+        self.g = graph(inst.n, edges)
+        self.keys = inst.cand_acc.astype(np.int64) * inst.m + inst.cand_rep
+        order = np.argsort(self.keys)
+        self.keys, self.cost = self.keys[order], inst.cost[order]
+        self.specs = []  # (coef, side, bound) per limit
+        for _, metric, side, _, bound in inst.limits:
+            self.specs.append((metric_vector(inst, metric), side, np.asarray(bound, float)))
+        balance = inst.scenario.balance
+        self.targets = []  # (coef, fair share, band) per balanced metric
+        for metric in ("potential", "workload"):
+            tol = getattr(balance, metric)
+            if tol is None and (metric == "workload" or balance.workload is not None):
+                continue
+            coef = metric_vector(inst, metric)
+            fair = np.maximum(coef.sum() * inst.cap / max(inst.cap.sum(), _EPS), _EPS)
+            band = 0.0 if inst.scenario.objective == "balance" or tol is None else tol / 2
+            self.targets.append((coef, fair, band, tol is not None))
+        self.budget = moved_budget(inst)
+        self.home_km = None
+        if inst.homes is not None:
+            self.home_km = lambda a, r: pair_km(inst, np.asarray(a), np.asarray(r))
+
+    def allowed(self, acc, rep) -> np.ndarray:
+        """Whether each (account, rep) pair is a column of the model."""
+        k = np.asarray(acc, np.int64) * self.m + np.asarray(rep, np.int64)
+        pos = np.clip(np.searchsorted(self.keys, k), 0, max(len(self.keys) - 1, 0))
+        return self.keys[pos] == k if len(self.keys) else np.zeros(len(k), bool)
+
+    def pair_cost(self, acc, rep) -> np.ndarray:
+        """Objective cost of pairs that are allowed (others: inf)."""
+        k = np.asarray(acc, np.int64) * self.m + np.asarray(rep, np.int64)
+        pos = np.clip(np.searchsorted(self.keys, k), 0, len(self.keys) - 1)
+        return np.where(self.keys[pos] == k, self.cost[pos], np.inf)
+
+    def loads(self, choice: np.ndarray) -> list[np.ndarray]:
+        """Each limit's load per rep."""
+        ok = choice >= 0
+        return [np.bincount(choice[ok], weights=coef[ok], minlength=self.m)
+                for coef, _, _ in self.specs]
+
+    def violation(self, choice: np.ndarray) -> float:
+        """Sum of relative limit violations, max_moved included (0 means feasible)."""
+        total = 0.0
+        for (_, side, bound), load in zip(self.specs, self.loads(choice), strict=True):
+            total += float(_over(load, side, bound).sum())
+        return total + self.moved_over(choice)
+
+    def moved_over(self, choice: np.ndarray) -> float:
+        """Relative excess of moved potential over max_moved."""
+        if self.budget is None:
+            return 0.0
+        inst = self.inst
+        moved = float(inst.pot[inst.owned & (choice != inst.cur)].sum())
+        return max(0.0, moved - self.budget) / max(self.budget, _EPS)
+
+    def total_cost(self, choice: np.ndarray) -> float:
+        """The plan's objective cost (inf if a pair is not allowed)."""
+        return float(self.pair_cost(np.arange(self.n), choice).sum())
+
+
+def _over(load, side, bound):
+    scale = np.maximum(np.abs(bound), _EPS)
+    d = load - bound if side == "hi" else bound - load
+    return np.clip(d / scale, 0, None)
+
+
+def _sq(load, fair, band):
+    return np.clip(np.abs(load / fair - 1) - band, 0, None) ** 2
+
+
+def seeds_from_roots(book: _Book) -> np.ndarray:
+    """One root account per rep: its current account nearest home, else the nearest allowed."""
+    inst, choice = book.inst, np.full(book.n, -1, np.int64)
+    ca, cr = inst.cand_acc, inst.cand_rep
+    first, later = [], []
+    for r in range(book.m):
+        mine = ca[cr == r]
+        if not len(mine):
+            continue
+        own = mine[inst.cur[mine] == r]
+        (first if len(own) else later).append((r, own if len(own) else mine))
+    for r, options in first + later:
+        options = options[choice[options] < 0]
+        if not len(options):
+            continue
+        if book.home_km is not None:
+            pick = options[np.argmin(book.home_km(options, np.full(len(options), r)))]
+        else:  # the account with the most neighbours among the options
+            inside = np.zeros(book.n, bool)
+            inside[options] = True
+            pick = options[np.argmax([inside[book.g.of(a)].sum() for a in options.tolist()])]
+        choice[pick] = r
+    return choice
+
+
+def seeds_from_current(book: _Book) -> np.ndarray:
+    """Each rep keeps the largest connected piece of its current (allowed) accounts."""
+    inst, choice = book.inst, np.full(book.n, -1, np.int64)
+    stay = np.flatnonzero((inst.cur >= 0) & book.allowed(np.arange(book.n), np.maximum(inst.cur, 0)))
+    for r in np.unique(inst.cur[stay]).tolist():
+        members = stay[inst.cur[stay] == r]
+        inside = np.zeros(book.n, bool)
+        inside[members] = True
+        choice[pieces(book.g, members, inside)[0]] = r
+    return choice
+
+
+def grow(book: _Book, choice: np.ndarray) -> np.ndarray:
+    """Claim every account for a neighbouring territory, lightest rep first (see module doc)."""
+    choice = choice.copy()
+    inst = book.inst
+    km = book.home_km
+    heaps: list[list] = [[] for _ in range(book.m)]
+    loads = book.loads(choice)
+    tloads = [np.bincount(choice[choice >= 0], weights=coef[choice >= 0], minlength=book.m)
+              for coef, *_ in book.targets]
+    fill = np.max([t / fair for t, (_, fair, *_) in zip(tloads, book.targets, strict=True)], axis=0)
+
+    def push(r: int, accounts: np.ndarray):
+        accounts = accounts[choice[accounts] < 0]
+        accounts = accounts[book.allowed(accounts, np.full(len(accounts), r))]
+        if not len(accounts):
+            return
+        d = km(accounts, np.full(len(accounts), r)) if km is not None else np.zeros(len(accounts))
+        key = (inst.cur[accounts] != r) * 1e9 + d
+        for k, a in zip(key.tolist(), accounts.tolist(), strict=True):
+            heapq.heappush(heaps[r], (k, a))
+
+    claimed = np.flatnonzero(choice >= 0)
+    for r in range(book.m):
+        mine = claimed[choice[claimed] == r]
+        if len(mine):
+            push(r, np.unique(np.concatenate([book.g.of(a) for a in mine.tolist()])))
+    for respect_hi in (True, False):
+        active = np.array([bool(h) for h in heaps])
+        while active.any():
+            r = int(np.flatnonzero(active)[np.argmin(fill[active])])
+            heap = heaps[r]
+            while heap and choice[heap[0][1]] >= 0:
+                heapq.heappop(heap)
+            if not heap:
+                active[r] = False
+                continue
+            a = heapq.heappop(heap)[1]
+            if respect_hi and not _fits(book, loads, a, r):
+                continue  # left for the second pass
+            choice[a] = r
+            for (coef, _, _), load in zip(book.specs, loads, strict=True):
+                load[r] += coef[a]
+            for t, (coef, fair, *_) in zip(tloads, book.targets, strict=True):
+                t[r] += coef[a]
+            fill[r] = max(t[r] / fair[r] for t, (_, fair, *_) in zip(tloads, book.targets,
+                                                                      strict=True))
+            push(r, book.g.of(a))
+            active[r] = bool(heaps[r])
+        if (choice >= 0).all():
+            break
+        for r in range(book.m):  # second pass: every territory's frontier again
+            mine = np.flatnonzero(choice == r)
+            if len(mine):
+                push(r, np.unique(np.concatenate([book.g.of(a) for a in mine.tolist()])))
+    return choice
+
+
+def _fits(book: _Book, loads, a: int, r: int) -> bool:
+    for (coef, side, bound), load in zip(book.specs, loads, strict=True):
+        if side == "hi" and load[r] + coef[a] > bound[r] * (1 + 1e-12) + 1e-7:
+            return False
+    return True
+
+
+def stays_connected(book: _Book, choice: np.ndarray, a: int, size: np.ndarray) -> bool:
+    """Territory choice[a] without account a is still one piece (or empty)."""
+    r = choice[a]
+    left = int(size[r]) - 1
+    if left <= 0:
+        return True
+    near = [j for j in book.g.of(a).tolist() if choice[j] == r]
+    if not near:
+        return False
+    seen, stack = {a, near[0]}, [near[0]]
+    while stack:
+        i = stack.pop()
+        for j in book.g.of(i).tolist():
+            if choice[j] == r and j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return len(seen) - 1 == left
+
+
+def improve(book: _Book, choice: np.ndarray, deadline: float, *, balance_only: bool = False
+            ) -> np.ndarray:
+    """Boundary moves keeping every territory connected: first to keep every limit (and,
+    for the balance objective, to lower the deviation), then to lower the objective."""
+    choice = choice.copy()
+    stop_when_feasible = book.inst.scenario.objective != "balance"
+    while time.perf_counter() < deadline:
+        feasible = book.violation(choice) <= _EPS
+        if feasible and stop_when_feasible:
+            break
+        if not _round(book, choice, _energy_delta):
+            break
+    if balance_only or book.violation(choice) > _EPS:
+        return choice
+    while time.perf_counter() < deadline and _round(book, choice, _cost_delta):
+        pass
+    return choice
+
+
+def _boundary(book: _Book, choice: np.ndarray):
+    """Every move (account, from, to) of an account into a neighbouring territory."""
+    i = np.repeat(np.arange(book.n), np.diff(book.g.start))
+    j = book.g.nbr
+    differ = choice[i] != choice[j]
+    a, to = i[differ], choice[j[differ]]
+    keys = np.unique(a.astype(np.int64) * book.m + to)
+    a, to = keys // book.m, keys % book.m
+    ok = book.allowed(a, to)
+    return a[ok], choice[a[ok]], to[ok]
+
+
+def _energy_delta(book: _Book, choice, a, s, r):
+    """Change of W * violation + squared deviation beyond the band, per move."""
+    delta = np.zeros(len(a))
+    for (coef, side, bound), load in zip(book.specs, book.loads(choice), strict=True):
+        w = coef[a]
+        delta += _W * (_over(load[s] - w, side, bound[s]) - _over(load[s], side, bound[s])
+                       + _over(load[r] + w, side, bound[r]) - _over(load[r], side, bound[r]))
+    for coef, fair, band, balanced in book.targets:
+        if not balanced:
+            continue
+        load = np.bincount(choice, weights=coef, minlength=book.m)
+        w = coef[a]
+        delta += (_sq(load[s] - w, fair[s], band) - _sq(load[s], fair[s], band)
+                  + _sq(load[r] + w, fair[r], band) - _sq(load[r], fair[r], band))
+    if book.budget is not None:
+        inst = book.inst
+        extra = np.where(inst.owned[a], inst.pot[a], 0.0) * (
+            (r != inst.cur[a]).astype(float) - (s != inst.cur[a]).astype(float))
+        moved = float(inst.pot[inst.owned & (choice != inst.cur)].sum())
+        over = np.clip(moved + extra - book.budget, 0, None) - max(0.0, moved - book.budget)
+        delta += _W * over / max(book.budget, _EPS)
+    return delta
+
+
+def _cost_delta(book: _Book, choice, a, s, r):
+    """Change of objective cost per move; inf for a move that would break a limit."""
+    delta = book.pair_cost(a, r) - book.pair_cost(a, s)
+    for (coef, side, bound), load in zip(book.specs, book.loads(choice), strict=True):
+        w = coef[a]
+        if side == "hi":
+            bad = load[r] + w > bound[r] * (1 + 1e-12) + 1e-7
+        else:
+            bad = load[s] - w < bound[s] * (1 - 1e-12) - 1e-7
+        delta = np.where(bad, np.inf, delta)
+    if book.budget is not None:
+        inst = book.inst
+        adds = inst.owned[a] & (r != inst.cur[a]) & (s == inst.cur[a])
+        delta = np.where(adds, np.inf, delta)  # only moves that add no moved potential
+    return delta
+
+
+def _round(book: _Book, choice: np.ndarray, score) -> bool:
+    """Apply the best improving connected move of each rep (disjoint); False if none."""
+    a, s, r = _boundary(book, choice)
+    if not len(a):
+        return False
+    delta = score(book, choice, a, s, r)
+    good = np.flatnonzero(delta < -1e-12)
+    if not len(good):
+        return False
+    good = good[np.argsort(delta[good], kind="stable")]
+    size = np.bincount(choice, minlength=book.m)
+    used: set = set()
+    applied = 0
+    for k in good.tolist():
+        if s[k] in used or r[k] in used:
+            continue
+        if not stays_connected(book, choice, int(a[k]), size):
+            continue
+        before = book.violation(choice) if book.budget is not None and applied else None
+        choice[a[k]] = r[k]
+        if before is not None and book.moved_over(choice) > 0 and book.violation(choice) > before:
+            choice[a[k]] = s[k]  # together with this round's other moves it breaks max_moved
+            continue
+        size[s[k]] -= 1
+        size[r[k]] += 1
+        used.update((int(s[k]), int(r[k])))
+        applied += 1
+    return applied > 0
+
+
+def connected_start(inst: Instance, edges: np.ndarray, seconds: float) -> tuple[np.ndarray, float]:
+    """The best connected plan of the two seeds, grown and improved: (choice, violation).
+
+    Every account is assigned unless the graph leaves some unreachable (then -1 there).
+    The plan keeps every limit when the violation is 0; the best feasible plan is the one
+    with the lower objective, else the one with the lower violation.
+    """
+    book = _Book(inst, edges)
+    deadline = time.perf_counter() + seconds
+    best, best_key = None, None
+    for seed in (seeds_from_current, seeds_from_roots):
+        choice = grow(book, seed(book))
+        if (choice < 0).any():
+            continue
+        left = deadline - time.perf_counter()
+        choice = improve(book, choice, time.perf_counter() + max(left / 2, 0.2))
+        v = book.violation(choice)
+        key = (v > _EPS, v if v > _EPS else 0.0, book.total_cost(choice))
+        if best_key is None or key < best_key:
+            best, best_key = choice, key
+    if best is None:
+        return np.full(inst.n, -1, np.int64), np.inf
+    return best, book.violation(best)
