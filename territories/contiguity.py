@@ -181,7 +181,9 @@ def align_contiguous(inst: Instance, edges: np.ndarray, clock, make_result):
     opts = inst.scenario.solver
     block = np.arange(inst.n)
     g = graph(inst.n, edges)
-    start, violated = connected_start(inst, edges, min(opts.time_limit / 3, 60.0))
+    loose, loose_bound = _without_contiguity(inst, block, min(opts.time_limit / 6, 30.0))
+    start, violated = connected_start(inst, edges, min(opts.time_limit / 3, 60.0),
+                                      () if loose is None else (loose,))
     model = with_contiguity(inst, build_model(inst, block), edges)
     warm = flow_start(inst, model, start, g) if violated <= 1e-9 else None
     if warm is not None:
@@ -200,23 +202,43 @@ def align_contiguous(inst: Instance, edges: np.ndarray, clock, make_result):
                          start)
         if broken_territories_of(choice, g) or violation(inst, choice, block) > 1e-9:
             choice = None  # a plan off by the solver's tolerances: keep the start
-    if choice is not None:
-        bound = solved.bound if math.isfinite(solved.bound) else -math.inf
-        solve = BlockSolve(choice, solved.status, solved.objective, bound, "MILP", model.n_pairs)
-        return make_result(inst, choice, [solve], clock, (note,))
-    if warm is None:
+    if choice is None and warm is None:
         raise NoSolutionError(
             f"no connected alignment found within {opts.time_limit:g} s: the territories grown "
             f"along the adjacency and moved account by account still broke a limit "
             f"({_broken_limits(inst, start)}), and the MILP ({len(model.cost):,} columns) found "
             "no plan. Raise solver.time_limit, loosen balance or drop contiguity")
-    lp = run_model(model, opts.name, max(opts.time_limit - clock(), 5.0), 0.0, opts.threads,
-                   relax=True) if opts.name == "highs" else None
-    bound = lp.objective if lp is not None and lp.status == "optimal" else -math.inf
-    objective = float(model.cost @ warm)
-    solve = BlockSolve(start, "feasible", objective, min(bound, objective), "LP", model.n_pairs)
-    return make_result(inst, start, [solve], clock,
-                       (note + "; the MILP found no plan: the grown start is the answer",))
+    if choice is None:
+        choice, objective = start, float(model.cost @ warm)
+        note += "; the MILP found no better plan: the grown start is the answer"
+    else:
+        objective = solved.objective
+    bound, kind = -math.inf, "MILP"
+    if solved.status != "none" and math.isfinite(solved.bound):
+        bound = solved.bound
+    if loose_bound > bound:
+        bound, kind = loose_bound, "MILP without contiguity"
+    bound = min(bound, objective)
+    status = "optimal" if solved.status == "optimal" and choice is not start or (
+        math.isfinite(bound) and objective - bound <= opts.gap * abs(objective) + 1e-9) else "feasible"
+    solve = BlockSolve(choice, status, objective, bound, kind, model.n_pairs)
+    return make_result(inst, choice, [solve], clock, (note,))
+
+
+def _without_contiguity(inst: Instance, block: np.ndarray, seconds: float):
+    """(plan, bound) of the model without contiguity: a relaxation, so its bound holds here.
+
+    Its plan is the best seed for the connected start: most of its territories are one
+    piece already, and the rest are small pieces to regrow.
+    """
+    opts = inst.scenario.solver
+    model = build_model(inst, block)
+    solved = run_model(model, opts.name, seconds, opts.gap, opts.threads)
+    if solved.values is None:
+        return None, -math.inf
+    plan = rounded(inst, model.pair_acc, model.pair_rep, solved.values[: model.n_pairs],
+                   np.full(inst.n, -1, np.int64))
+    return plan, solved.bound if math.isfinite(solved.bound) else -math.inf
 
 
 def broken_territories_of(choice: np.ndarray, g: Graph) -> list[int]:

@@ -173,12 +173,12 @@ def seeds_from_roots(book: _Book) -> np.ndarray:
     return choice
 
 
-def seeds_from_current(book: _Book) -> np.ndarray:
-    """Each rep keeps the largest connected piece of its current (allowed) accounts."""
-    inst, choice = book.inst, np.full(book.n, -1, np.int64)
-    stay = np.flatnonzero((inst.cur >= 0) & book.allowed(np.arange(book.n), np.maximum(inst.cur, 0)))
-    for r in np.unique(inst.cur[stay]).tolist():
-        members = stay[inst.cur[stay] == r]
+def seeds_from_plan(book: _Book, plan: np.ndarray) -> np.ndarray:
+    """Each rep keeps the largest connected piece of its (allowed) accounts in `plan`."""
+    choice = np.full(book.n, -1, np.int64)
+    stay = np.flatnonzero((plan >= 0) & book.allowed(np.arange(book.n), np.maximum(plan, 0)))
+    for r in np.unique(plan[stay]).tolist():
+        members = stay[plan[stay] == r]
         inside = np.zeros(book.n, bool)
         inside[members] = True
         choice[pieces(book.g, members, inside)[0]] = r
@@ -349,7 +349,17 @@ def _round(book: _Book, choice: np.ndarray, score) -> bool:
     good = np.flatnonzero(delta < -1e-12)
     if not len(good):
         return False
-    good = good[np.argsort(delta[good], kind="stable")]
+    if score is _energy_delta and book.inst.scenario.objective != "balance":
+        # of each rep's moves within a quarter of its best gain, the cheapest per unit gained
+        gain = -delta[good]
+        best = np.zeros(book.m)
+        np.maximum.at(best, s[good], gain)
+        good = good[gain >= 0.25 * best[s[good]]]
+        gain = -delta[good]
+        extra = book.pair_cost(a[good], r[good]) - book.pair_cost(a[good], s[good])
+        good = good[np.lexsort((-gain, extra / gain))]
+    else:
+        good = good[np.argsort(delta[good], kind="stable")]
     size = np.bincount(choice, minlength=book.m)
     used: set = set()
     applied = 0
@@ -370,18 +380,22 @@ def _round(book: _Book, choice: np.ndarray, score) -> bool:
     return applied > 0
 
 
-def connected_start(inst: Instance, edges: np.ndarray, seconds: float) -> tuple[np.ndarray, float]:
-    """The best connected plan of the two seeds, grown and improved: (choice, violation).
+def connected_start(inst: Instance, edges: np.ndarray, seconds: float,
+                    hints: tuple[np.ndarray, ...] = ()) -> tuple[np.ndarray, float]:
+    """The best connected plan of several seeds, grown and improved: (choice, violation).
 
-    Every account is assigned unless the graph leaves some unreachable (then -1 there).
-    The plan keeps every limit when the violation is 0; the best feasible plan is the one
-    with the lower objective, else the one with the lower violation.
+    Seeds: the largest pieces of each plan in `hints` (such as the optimum without
+    contiguity), of the current alignment, and one root per rep. Every account is
+    assigned unless the graph leaves some unreachable (then -1 there). The plan keeps every
+    limit when the violation is 0; the best is the feasible one with the lowest
+    objective, else the one with the lowest violation.
     """
     book = _Book(inst, edges)
     deadline = time.perf_counter() + seconds
     best, best_key = None, None
-    for seed in (seeds_from_current, seeds_from_roots):
-        choice = grow(book, seed(book))
+    seeds = [seeds_from_plan(book, plan) for plan in (*hints, inst.cur)]
+    for seed in [*seeds, seeds_from_roots(book)]:
+        choice = grow(book, seed)
         if (choice < 0).any():
             continue
         left = deadline - time.perf_counter()
