@@ -104,7 +104,7 @@ def start_plan(inst: Instance, block: np.ndarray, seconds: float,
     model, lp = relaxed
     if lp.values is not None:
         fixed = fix_and_resolve(inst, model, lp.values, lp.row_dual, greedy,
-                                max(deadline - time.perf_counter(), 1.0), inst.scenario.solver.gap / 2)
+                                max(deadline - time.perf_counter(), 1.0), inst.scenario.solver.gap)
         if fixed is not None and violation(inst, fixed[0], block) <= 1e-9:
             return fixed[0], True
     plan = repair(inst, greedy, block, seconds=min(seconds / 4, 2.0))

@@ -18,10 +18,12 @@ import numpy as np
 
 from territories.instance import Instance
 from territories.model import Model, activities, start_values
-from territories.repair import polish, rounded
+from territories.chains import chain_repair
+from territories.repair import polish, repair, rounded
 from territories.solvers import solve_highs
 
 _WHOLE = 1 - 1e-6
+WHOLE_BLOCK = 2000  # up to this many accounts, the last ring frees the whole block
 
 
 def sub_model(model: Model, fixed_choice: np.ndarray, free: np.ndarray) -> tuple[Model, np.ndarray]:
@@ -64,29 +66,38 @@ def fix_and_resolve(inst: Instance, model: Model, lp_values: np.ndarray, row_dua
     """(plan, objective in model units) keeping every row of `model`, or None.
 
     `model` is the block's LP model, `lp_values`/`row_dual` its optimal solution; `base`
-    gives the rep of accounts outside the block. Rings of free accounts grow (the
-    fractional ones, then the cheapest to move by reduced cost, then the whole block),
-    each small MILP warm-started from the best plan so far, until a plan is within `gap`
-    (relative) of the LP objective or the time is up.
+    gives the rep of accounts outside the block. First the small MILP over the fractional
+    accounts; when it has no solution, the rounded LP repaired (single moves, then chains,
+    `territories.chains`). Then larger rings of free accounts (the cheapest to move by
+    reduced cost), each MILP warm-started from the best plan so far, until a plan is
+    within `gap` (relative) of the LP objective or the time is up.
     """
     deadline = time.perf_counter() + seconds
     values = lp_values[: model.n_pairs]
     choice = rounded(inst, model.pair_acc, model.pair_rep, values, base)
     lp_cost = float(model.cost @ lp_values)
+    pairs = (model.block, model.pair_acc, model.pair_rep, model.cost[: model.n_pairs])
     best: tuple[np.ndarray, float] | None = None
+
+    def consider(plan: np.ndarray) -> None:
+        nonlocal best
+        if model.zcol is None:
+            plan = polish(inst, plan, *pairs)
+        x = start_values(model, plan, inst)
+        act = activities(model, x)
+        if np.any(act < model.row_lo - 1e-7) or np.any(act > model.row_hi + 1e-7):
+            return
+        objective = float(model.cost @ x)
+        if best is None or objective < best[1] - 1e-12:
+            best = (plan, objective)
+
     rings = list(_rings(inst, model, values, row_dual, choice))
     for n_ring, free in enumerate(rings):
         left = deadline - time.perf_counter()
-        if left <= 0.05:
+        if left <= 0.05 or best is not None and best[1] - lp_cost <= gap * abs(best[1]) + 1e-9:
             break
         if not len(free):  # the LP is integral
-            x = start_values(model, choice, inst)
-            act = activities(model, x)
-            if np.all(act >= model.row_lo - 1e-7) and np.all(act <= model.row_hi + 1e-7):
-                if model.zcol is None:
-                    choice = polish(inst, choice, model.block, model.pair_acc, model.pair_rep,
-                                    model.cost[: model.n_pairs])
-                return choice, float(model.cost @ start_values(model, choice, inst))
+            consider(choice)
             continue
         fixed_plan = choice if best is None else best[0]
         sub, cols = sub_model(model, fixed_plan, free)
@@ -96,18 +107,20 @@ def fix_and_resolve(inst: Instance, model: Model, lp_values: np.ndarray, row_dua
         sub_gap = 0.0 if sub.n_pairs <= 500 else max(gap * abs(lp_cost) / 4, 1e-6)
         solved = solve_highs(sub, time_limit=limit, gap=sub_gap,
                              threads=inst.scenario.solver.threads, absolute=True, start=warm)
-        if solved.values is None:
-            continue
-        plan = rounded(inst, sub.pair_acc, sub.pair_rep, solved.values[: sub.n_pairs], fixed_plan)
-        if model.zcol is None:
-            plan = polish(inst, plan, model.block, model.pair_acc, model.pair_rep,
-                          model.cost[: model.n_pairs])
-        x = start_values(model, plan, inst)
-        objective = float(model.cost @ x)
-        if best is None or objective < best[1] - 1e-12:
-            best = (plan, objective)
-        if best[1] - lp_cost <= gap * abs(best[1]) + 1e-9:
-            break
+        import os
+        if os.environ.get("FIXDBG"):
+            print("  ring", len(free), sub.n_pairs, solved.status, f"{solved.seconds:.1f}/{limit:.1f}", best and best[1], lp_cost, flush=True)
+        if solved.values is not None:
+            consider(rounded(inst, sub.pair_acc, sub.pair_rep, solved.values[: sub.n_pairs],
+                             fixed_plan))
+        if best is None and n_ring == 0:  # rounding by moves: repair, then chains
+            plan = repair(inst, choice, model.block,
+                          seconds=min(2.0, max(deadline - time.perf_counter(), 0.1) / 4))
+            plan = chain_repair(inst, plan, *pairs,
+                                seconds=max(deadline - time.perf_counter(), 0.1) / 2)
+            consider(plan)
+            if os.environ.get("FIXDBG"):
+                print("  chains", best and best[1], f"{deadline - time.perf_counter():.1f} left", flush=True)
     return best
 
 
@@ -142,4 +155,5 @@ def _rings(inst: Instance, model: Model, values, row_dual, choice):
         if size >= len(block):
             break
         yield order[:size]
-    yield block
+    if len(block) <= WHOLE_BLOCK:
+        yield block
