@@ -23,7 +23,13 @@ from compensation.errors import IcmError
 from territories.blocks import BlockSolve, heard
 from territories.geo import delaunay_edges
 from territories.growth import Graph, connected_start, graph, pieces
-from territories.instance import InfeasibleError, Instance, NoSolutionError, metric_vector
+from territories.instance import (
+    InfeasibleError,
+    Instance,
+    NoSolutionError,
+    metric_vector,
+    pair_cost,
+)
 from territories.model import Model, build_model, cost_scale, start_values
 from territories.repair import rounded, violation
 from territories.solvers import run_model
@@ -184,6 +190,7 @@ def align_contiguous(inst: Instance, edges: np.ndarray, clock, make_result):
     loose, loose_bound = _without_contiguity(inst, block, min(opts.time_limit / 6, 30.0))
     start, violated = connected_start(inst, edges, min(opts.time_limit / 3, 60.0),
                                       () if loose is None else (loose,))
+    inst = with_pairs(inst, start)
     model = with_contiguity(inst, build_model(inst, block), edges)
     warm = flow_start(inst, model, start, g) if violated <= 1e-9 else None
     if warm is not None:
@@ -223,6 +230,21 @@ def align_contiguous(inst: Instance, edges: np.ndarray, clock, make_result):
         math.isfinite(bound) and objective - bound <= opts.gap * abs(objective) + 1e-9) else "feasible"
     solve = BlockSolve(choice, status, objective, bound, kind, model.n_pairs)
     return make_result(inst, choice, [solve], clock, (note,))
+
+
+def with_pairs(inst: Instance, plan: np.ndarray) -> Instance:
+    """`inst` whose candidate lists also hold the plan's pairs (so it is a point of the model)."""
+    acc = np.flatnonzero(plan >= 0)
+    if not inst.restricted or not len(acc):
+        return inst
+    known = np.unique(inst.cand_acc.astype(np.int64) * inst.m + inst.cand_rep)
+    keys = acc.astype(np.int64) * inst.m + plan[acc]
+    pos = np.clip(np.searchsorted(known, keys), 0, len(known) - 1)
+    acc = acc[known[pos] != keys]
+    rep = plan[acc]
+    return dataclasses.replace(inst, cand_acc=np.concatenate([inst.cand_acc, acc]),
+                               cand_rep=np.concatenate([inst.cand_rep, rep]),
+                               cost=np.concatenate([inst.cost, pair_cost(inst, acc, rep)]))
 
 
 def _without_contiguity(inst: Instance, block: np.ndarray, seconds: float):

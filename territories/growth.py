@@ -15,8 +15,9 @@ on its own beyond a few dozen accounts. This module builds one along the adjacen
    share beyond half the tolerance: that spreads load across the graph), one per rep, until
    every limit holds; then moves that lower the objective and keep every limit.
 
-Only the model's pairs (`inst.cand_acc/cand_rep`) are used, so locks, same_region and
-max_km hold, and the plan is a feasible point of the MILP when it keeps every limit.
+Every pair the full model allows may be used (locks, same_region and max_km hold), not
+only the candidate lists: a territory's neighbour is often not among an account's k
+nearest reps. The caller adds the plan's pairs to the model it warm-starts.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from territories.instance import Instance, metric_vector, moved_budget, pair_km
+from territories.instance import Instance, allowed, metric_vector, moved_budget, pair_cost, pair_km
 
 _EPS = 1e-9
 _W = 100.0  # weight of a unit of relative violation against the squared deviation
+_BRANCHES = 200  # cut accounts tried with their branch per round
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,7 @@ class _Book:
     def __init__(self, inst: Instance, edges: np.ndarray):
         self.inst, self.n, self.m = inst, inst.n, inst.m
         self.g = graph(inst.n, edges)
-        self.keys = inst.cand_acc.astype(np.int64) * inst.m + inst.cand_rep
-        order = np.argsort(self.keys)
-        self.keys, self.cost = self.keys[order], inst.cost[order]
+        self.lists = [self.g.of(i).tolist() for i in range(inst.n)]
         self.specs = []  # (coef, side, bound) per limit
         for _, metric, side, _, bound in inst.limits:
             self.specs.append((metric_vector(inst, metric), side, np.asarray(bound, float)))
@@ -101,16 +101,12 @@ class _Book:
             self.home_km = lambda a, r: pair_km(inst, np.asarray(a), np.asarray(r))
 
     def allowed(self, acc, rep) -> np.ndarray:
-        """Whether each (account, rep) pair is a column of the model."""
-        k = np.asarray(acc, np.int64) * self.m + np.asarray(rep, np.int64)
-        pos = np.clip(np.searchsorted(self.keys, k), 0, max(len(self.keys) - 1, 0))
-        return self.keys[pos] == k if len(self.keys) else np.zeros(len(k), bool)
+        """Whether the full model allows each (account, rep) pair (not only the candidates)."""
+        return allowed(self.inst, np.asarray(acc, np.int64), np.asarray(rep, np.int64))
 
     def pair_cost(self, acc, rep) -> np.ndarray:
-        """Objective cost of pairs that are allowed (others: inf)."""
-        k = np.asarray(acc, np.int64) * self.m + np.asarray(rep, np.int64)
-        pos = np.clip(np.searchsorted(self.keys, k), 0, len(self.keys) - 1)
-        return np.where(self.keys[pos] == k, self.cost[pos], np.inf)
+        """Objective cost of pairs."""
+        return pair_cost(self.inst, np.asarray(acc, np.int64), np.asarray(rep, np.int64))
 
     def loads(self, choice: np.ndarray) -> list[np.ndarray]:
         """Each limit's load per rep."""
@@ -134,7 +130,7 @@ class _Book:
         return max(0.0, moved - self.budget) / max(self.budget, _EPS)
 
     def total_cost(self, choice: np.ndarray) -> float:
-        """The plan's objective cost (inf if a pair is not allowed)."""
+        """The plan's objective cost."""
         return float(self.pair_cost(np.arange(self.n), choice).sum())
 
 
@@ -151,7 +147,7 @@ def _sq(load, fair, band):
 def seeds_from_roots(book: _Book) -> np.ndarray:
     """One root account per rep: its current account nearest home, else the nearest allowed."""
     inst, choice = book.inst, np.full(book.n, -1, np.int64)
-    ca, cr = inst.cand_acc, inst.cand_rep
+    ca, cr = inst.cand_acc, inst.cand_rep  # the model's pairs hold each rep's nearest accounts
     first, later = [], []
     for r in range(book.m):
         mine = ca[cr == r]
@@ -249,23 +245,28 @@ def _fits(book: _Book, loads, a: int, r: int) -> bool:
     return True
 
 
-def stays_connected(book: _Book, choice: np.ndarray, a: int, size: np.ndarray) -> bool:
-    """Territory choice[a] without account a is still one piece (or empty)."""
-    r = choice[a]
-    left = int(size[r]) - 1
-    if left <= 0:
-        return True
-    near = [j for j in book.g.of(a).tolist() if choice[j] == r]
-    if not near:
-        return False
-    seen, stack = {a, near[0]}, [near[0]]
-    while stack:
-        i = stack.pop()
-        for j in book.g.of(i).tolist():
-            if choice[j] == r and j not in seen:
+def stays_connected(book: _Book, choice: np.ndarray, a: int) -> bool:
+    """Territory choice[a] without account a is still one piece (or empty).
+
+    Enough to check that a's neighbours in the territory still reach each other: a
+    breadth-first search from one of them, stopped as soon as it has found the others.
+    """
+    r, adj = choice[a], book.lists
+    near = [j for j in adj[a] if choice[j] == r]
+    if len(near) <= 1:
+        return True  # a leaf (or the territory's only account)
+    targets = set(near[1:])
+    seen, queue = {a, near[0]}, [near[0]]
+    for i in queue:  # breadth-first: the others are usually a step or two away
+        for j in adj[i]:
+            if j not in seen and choice[j] == r:
+                if j in targets:
+                    targets.discard(j)
+                    if not targets:
+                        return True
                 seen.add(j)
-                stack.append(j)
-    return len(seen) - 1 == left
+                queue.append(j)
+    return False
 
 
 def improve(book: _Book, choice: np.ndarray, deadline: float, *, balance_only: bool = False
@@ -354,30 +355,69 @@ def _round(book: _Book, choice: np.ndarray, score) -> bool:
         gain = -delta[good]
         best = np.zeros(book.m)
         np.maximum.at(best, s[good], gain)
-        good = good[gain >= 0.25 * best[s[good]]]
-        gain = -delta[good]
-        extra = book.pair_cost(a[good], r[good]) - book.pair_cost(a[good], s[good])
-        good = good[np.lexsort((-gain, extra / gain))]
+        strong = good[gain >= 0.25 * best[s[good]]]
+        gain = -delta[strong]
+        extra = book.pair_cost(a[strong], r[strong]) - book.pair_cost(a[strong], s[strong])
+        weak = np.setdiff1d(good, strong)  # when every strong move would split a territory
+        good = np.r_[strong[np.lexsort((-gain, extra / gain))],
+                     weak[np.argsort(delta[weak], kind="stable")]]
     else:
         good = good[np.argsort(delta[good], kind="stable")]
-    size = np.bincount(choice, minlength=book.m)
     used: set = set()
-    applied = 0
+    applied, branches = 0, 0
     for k in good.tolist():
         if s[k] in used or r[k] in used:
             continue
-        if not stays_connected(book, choice, int(a[k]), size):
-            continue
-        before = book.violation(choice) if book.budget is not None and applied else None
-        choice[a[k]] = r[k]
-        if before is not None and book.moved_over(choice) > 0 and book.violation(choice) > before:
-            choice[a[k]] = s[k]  # together with this round's other moves it breaks max_moved
-            continue
-        size[s[k]] -= 1
-        size[r[k]] += 1
+        moving = [int(a[k])]
+        if not stays_connected(book, choice, int(a[k])):
+            # a cut account: move it with the pieces it holds on (never the largest)
+            branches += 1
+            if branches > _BRANCHES:
+                continue
+            moving = branch(book, choice, int(a[k]))
+            if moving is None or not book.allowed(moving, np.full(len(moving), r[k])).all():
+                continue
+            before = _total(book, choice, score)
+            choice[moving] = r[k]
+            if not _total(book, choice, score) < before - 1e-12:
+                choice[moving] = s[k]
+                continue
+        else:
+            before = book.violation(choice) if book.budget is not None and applied else None
+            choice[moving] = r[k]
+            if before is not None and book.moved_over(choice) > 0 and book.violation(
+                    choice) > before:
+                choice[moving] = s[k]  # with this round's other moves it breaks max_moved
+                continue
         used.update((int(s[k]), int(r[k])))
         applied += 1
     return applied > 0
+
+
+def branch(book: _Book, choice: np.ndarray, a: int) -> list[int] | None:
+    """Account a and every piece its territory falls into without it, but the largest."""
+    r = choice[a]
+    members = np.flatnonzero(choice == r)
+    inside = choice == r
+    inside[a] = False
+    parts = pieces(book.g, members[members != a], inside)
+    if len(parts) < 2:
+        return None
+    return [a] + [i for part in parts[1:] for i in part]
+
+
+def _total(book: _Book, choice: np.ndarray, score) -> float:
+    """The whole plan's energy (`_energy_delta`'s measure) or cost (inf past a limit)."""
+    if score is _cost_delta:
+        if book.violation(choice) > _EPS:
+            return np.inf
+        return book.total_cost(choice)
+    total = _W * book.violation(choice)
+    for coef, fair, band, balanced in book.targets:
+        if balanced:
+            total += float(_sq(np.bincount(choice, weights=coef, minlength=book.m), fair,
+                               band).sum())
+    return total
 
 
 def connected_start(inst: Instance, edges: np.ndarray, seconds: float,
