@@ -189,7 +189,7 @@ def align_contiguous(inst: Instance, edges: np.ndarray, clock, make_result):
     g = graph(inst.n, edges)
     loose, loose_bound = _without_contiguity(inst, block, min(opts.time_limit / 6, 30.0))
     start, violated = connected_start(inst, edges, min(opts.time_limit / 3, 60.0),
-                                      () if loose is None else (loose,))
+                                      () if loose is None else (loose,), on_first=clock.first)
     inst = with_pairs(inst, start)
     model = with_contiguity(inst, build_model(inst, block), edges)
     warm = flow_start(inst, model, start, g) if violated <= 1e-9 else None

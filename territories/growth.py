@@ -33,6 +33,7 @@ from territories.instance import Instance, allowed, metric_vector, moved_budget,
 _EPS = 1e-9
 _W = 100.0  # weight of a unit of relative violation against the squared deviation
 _BRANCHES = 200  # cut accounts tried with their branch per round
+_KICKS = 30  # kicks in a row that find nothing better before the search stops
 
 
 @dataclass(frozen=True)
@@ -420,15 +421,36 @@ def _total(book: _Book, choice: np.ndarray, score) -> float:
     return total
 
 
+def kick(book: _Book, choice: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
+    """A random share of the boundary moves that lower the cost, limits ignored.
+
+    For disruption these are mostly accounts going back to their current owner; the
+    balancing moves then settle the limits again elsewhere (iterated local search).
+    """
+    choice = choice.copy()
+    a, s, r = _boundary(book, choice)
+    cheaper = np.flatnonzero(book.pair_cost(a, r) < book.pair_cost(a, s) - 1e-12)
+    if not len(cheaper):
+        return choice
+    picked = rng.choice(cheaper, size=max(1, int(share * len(cheaper))), replace=False)
+    for k in picked.tolist():
+        if choice[a[k]] == s[k] and stays_connected(book, choice, int(a[k])) and (
+                choice[book.lists[int(a[k])]] == r[k]).any():
+            choice[a[k]] = r[k]
+    return choice
+
+
 def connected_start(inst: Instance, edges: np.ndarray, seconds: float,
-                    hints: tuple[np.ndarray, ...] = ()) -> tuple[np.ndarray, float]:
+                    hints: tuple[np.ndarray, ...] = (), on_first=None) -> tuple[np.ndarray, float]:
     """The best connected plan of several seeds, grown and improved: (choice, violation).
 
     Seeds: the largest pieces of each plan in `hints` (such as the optimum without
     contiguity), of the current alignment, and one root per rep. Every account is
     assigned unless the graph leaves some unreachable (then -1 there). The plan keeps every
     limit when the violation is 0; the best is the feasible one with the lowest
-    objective, else the one with the lowest violation.
+    objective, else the one with the lowest violation. The time left after the seeds goes
+    to kicks (`kick`) followed by the boundary moves, kept when they lower the objective.
+    `on_first()` is called when the first plan keeping every limit is found.
     """
     book = _Book(inst, edges)
     deadline = time.perf_counter() + seconds
@@ -443,7 +465,16 @@ def connected_start(inst: Instance, edges: np.ndarray, seconds: float,
         v = book.violation(choice)
         key = (v > _EPS, v if v > _EPS else 0.0, book.total_cost(choice))
         if best_key is None or key < best_key:
+            if v <= _EPS and (best_key is None or best_key[0]) and on_first is not None:
+                on_first()
             best, best_key = choice, key
     if best is None:
         return np.full(inst.n, -1, np.int64), np.inf
+    rng = np.random.default_rng(0)
+    tries = 0
+    while not best_key[0] and time.perf_counter() < deadline and tries < _KICKS:
+        tries += 1
+        choice = improve(book, kick(book, best, rng, 0.2), deadline)
+        if book.violation(choice) <= _EPS and book.total_cost(choice) < best_key[2] - 1e-9:
+            best, best_key, tries = choice, (False, 0.0, book.total_cost(choice)), 0
     return best, book.violation(best)
