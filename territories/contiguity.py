@@ -187,9 +187,15 @@ def align_contiguous(inst: Instance, edges: np.ndarray, clock, make_result):
     opts = inst.scenario.solver
     block = np.arange(inst.n)
     g = graph(inst.n, edges)
-    loose, loose_bound = _without_contiguity(inst, block, min(opts.time_limit / 6, 30.0))
-    start, violated = connected_start(inst, edges, min(opts.time_limit / 3, 60.0),
-                                      () if loose is None else (loose,), on_first=clock.first)
+    loose = []  # (plan, bound) of the model without contiguity, once asked for
+
+    def hints():
+        loose.append(_without_contiguity(inst, block, min(opts.time_limit / 6, 30.0)))
+        return [] if loose[0][0] is None else [loose[0][0]]
+
+    start, violated = connected_start(inst, edges, min(opts.time_limit / 3, 60.0), hints,
+                                      on_first=clock.first)
+    loose_bound = loose[0][1] if loose else -math.inf
     inst = with_pairs(inst, start)
     model = with_contiguity(inst, build_model(inst, block), edges)
     warm = flow_start(inst, model, start, g) if violated <= 1e-9 else None

@@ -32,7 +32,8 @@ from territories.instance import Instance, allowed, metric_vector, moved_budget,
 
 _EPS = 1e-9
 _W = 100.0  # weight of a unit of relative violation against the squared deviation
-_BRANCHES = 200  # cut accounts tried with their branch per round
+_BRANCHES = 50  # cut accounts tried with their branch per round
+_DENSE = 4_000_000  # up to this many (account, rep) pairs, their costs are kept in a matrix
 _KICKS = 30  # kicks in a row that find nothing better before the search stops
 
 
@@ -56,8 +57,12 @@ def graph(n: int, edges: np.ndarray) -> Graph:
     return Graph(np.searchsorted(both[:, 0], np.arange(n + 1)), both[:, 1].astype(np.int64))
 
 
-def pieces(g: Graph, members: np.ndarray, inside: np.ndarray) -> list[list[int]]:
-    """Connected pieces of `members` (`inside` marks them), largest first."""
+def pieces(g, members: np.ndarray, inside: np.ndarray) -> list[list[int]]:
+    """Connected pieces of `members` (`inside` marks them), largest first.
+
+    `g` is a `Graph` or a list of neighbour lists.
+    """
+    nbrs = g.of if isinstance(g, Graph) else g.__getitem__
     seen = ~inside
     out = []
     for s in members.tolist():
@@ -68,7 +73,7 @@ def pieces(g: Graph, members: np.ndarray, inside: np.ndarray) -> list[list[int]]
         while stack:
             i = stack.pop()
             piece.append(i)
-            for j in g.of(i).tolist():
+            for j in nbrs(i):
                 if not seen[j]:
                     seen[j] = True
                     stack.append(j)
@@ -83,6 +88,11 @@ class _Book:
         self.inst, self.n, self.m = inst, inst.n, inst.m
         self.g = graph(inst.n, edges)
         self.lists = [self.g.of(i).tolist() for i in range(inst.n)]
+        self._allowed = self._cost = None
+        if inst.n * inst.m <= _DENSE:  # every pair's cost and permission, computed once
+            acc, rep = np.repeat(np.arange(inst.n), inst.m), np.tile(np.arange(inst.m), inst.n)
+            self._allowed = allowed(inst, acc, rep).reshape(inst.n, inst.m)
+            self._cost = pair_cost(inst, acc, rep).reshape(inst.n, inst.m)
         self.specs = []  # (coef, side, bound) per limit
         for _, metric, side, _, bound in inst.limits:
             self.specs.append((metric_vector(inst, metric), side, np.asarray(bound, float)))
@@ -103,11 +113,17 @@ class _Book:
 
     def allowed(self, acc, rep) -> np.ndarray:
         """Whether the full model allows each (account, rep) pair (not only the candidates)."""
-        return allowed(self.inst, np.asarray(acc, np.int64), np.asarray(rep, np.int64))
+        acc, rep = np.asarray(acc, np.int64), np.asarray(rep, np.int64)
+        if self._allowed is not None:
+            return self._allowed[acc, rep]
+        return allowed(self.inst, acc, rep)
 
     def pair_cost(self, acc, rep) -> np.ndarray:
         """Objective cost of pairs."""
-        return pair_cost(self.inst, np.asarray(acc, np.int64), np.asarray(rep, np.int64))
+        acc, rep = np.asarray(acc, np.int64), np.asarray(rep, np.int64)
+        if self._cost is not None:
+            return self._cost[acc, rep]
+        return pair_cost(self.inst, acc, rep)
 
     def loads(self, choice: np.ndarray) -> list[np.ndarray]:
         """Each limit's load per rep."""
@@ -178,7 +194,7 @@ def seeds_from_plan(book: _Book, plan: np.ndarray) -> np.ndarray:
         members = stay[plan[stay] == r]
         inside = np.zeros(book.n, bool)
         inside[members] = True
-        choice[pieces(book.g, members, inside)[0]] = r
+        choice[pieces(book.lists, members, inside)[0]] = r
     return choice
 
 
@@ -401,7 +417,7 @@ def branch(book: _Book, choice: np.ndarray, a: int) -> list[int] | None:
     members = np.flatnonzero(choice == r)
     inside = choice == r
     inside[a] = False
-    parts = pieces(book.g, members[members != a], inside)
+    parts = pieces(book.lists, members[members != a], inside)
     if len(parts) < 2:
         return None
     return [a] + [i for part in parts[1:] for i in part]
@@ -440,28 +456,35 @@ def kick(book: _Book, choice: np.ndarray, rng: np.random.Generator, share: float
     return choice
 
 
-def connected_start(inst: Instance, edges: np.ndarray, seconds: float,
-                    hints: tuple[np.ndarray, ...] = (), on_first=None) -> tuple[np.ndarray, float]:
+def connected_start(inst: Instance, edges: np.ndarray, seconds: float, hints=None,
+                    on_first=None) -> tuple[np.ndarray, float]:
     """The best connected plan of several seeds, grown and improved: (choice, violation).
 
-    Seeds: the largest pieces of each plan in `hints` (such as the optimum without
-    contiguity), of the current alignment, and one root per rep. Every account is
-    assigned unless the graph leaves some unreachable (then -1 there). The plan keeps every
-    limit when the violation is 0; the best is the feasible one with the lowest
-    objective, else the one with the lowest violation. The time left after the seeds goes
-    to kicks (`kick`) followed by the boundary moves, kept when they lower the objective.
-    `on_first()` is called when the first plan keeping every limit is found.
+    Seeds: the largest pieces of the current alignment, one root per rep, then of each
+    plan `hints()` returns (such as the optimum without contiguity: slower to get, so
+    asked for after the first plan). Every account is assigned unless the graph leaves
+    some unreachable (then -1 there). The plan keeps every limit when the violation is
+    0; the best is the feasible one with the lowest objective, else the one with the
+    lowest violation. The time left after the seeds goes to kicks (`kick`) followed by
+    the boundary moves, kept when they lower the objective. `on_first()` is called when
+    the first plan keeping every limit is found.
     """
     book = _Book(inst, edges)
     deadline = time.perf_counter() + seconds
     best, best_key = None, None
-    seeds = [seeds_from_plan(book, plan) for plan in (*hints, inst.cur)]
-    for seed in [*seeds, seeds_from_roots(book)]:
+
+    def seeds():
+        yield seeds_from_plan(book, inst.cur)
+        yield seeds_from_roots(book)
+        for plan in (hints() if hints is not None else ()):
+            yield seeds_from_plan(book, plan)
+
+    for seed in seeds():
         choice = grow(book, seed)
         if (choice < 0).any():
             continue
         left = deadline - time.perf_counter()
-        choice = improve(book, choice, time.perf_counter() + max(left / 2, 0.2))
+        choice = improve(book, choice, time.perf_counter() + max(left / 3, 0.2))
         v = book.violation(choice)
         key = (v > _EPS, v if v > _EPS else 0.0, book.total_cost(choice))
         if best_key is None or key < best_key:
