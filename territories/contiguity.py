@@ -205,10 +205,12 @@ def align_contiguous(inst: Instance, edges: np.ndarray, clock, make_result):
     solved = run_model(model, opts.name, max(opts.time_limit - clock(), 1.0), opts.gap,
                        opts.threads, start=warm,
                        on_progress=heard(0, 1, scale, clock, clock.on_event))
-    if solved.status == "infeasible":
+    if solved.status == "infeasible" and not inst.restricted:  # candidate lists prove nothing
         raise InfeasibleError("contiguity is infeasible with the other limits: no plan keeps "
                               "every territory in one piece; loosen balance or drop contiguity")
     note = f"contiguity: {len(edges):,} adjacency edges, MILP {solved.seconds:.1f} s"
+    if warm is None:
+        note += f"; the grown start broke a limit ({_broken_limits(inst, start)})"
     choice = None
     if solved.status != "none":
         choice = rounded(inst, model.pair_acc, model.pair_rep, solved.values[: model.n_pairs],
@@ -226,11 +228,14 @@ def align_contiguous(inst: Instance, edges: np.ndarray, clock, make_result):
         note += "; the MILP found no better plan: the grown start is the answer"
     else:
         objective = solved.objective
+        if warm is not None and objective >= float(model.cost @ warm) - 1e-9 * abs(objective):
+            note += "; the MILP found no better plan than the grown start"
     bound, kind = -math.inf, "MILP"
     if solved.status != "none" and math.isfinite(solved.bound):
         bound = solved.bound
     if loose_bound > bound:
         bound, kind = loose_bound, "MILP without contiguity"
+    kind += " (candidate lists)" if inst.restricted else ""
     bound = min(bound, objective)
     status = "optimal" if solved.status == "optimal" and choice is not start or (
         math.isfinite(bound) and objective - bound <= opts.gap * abs(objective) + 1e-9) else "feasible"

@@ -16,7 +16,7 @@ from territories.contiguity import (
 )
 from territories.example import book, synthetic
 from territories.growth import connected_start, graph, pieces
-from territories.instance import build_instance
+from territories.instance import InfeasibleError, build_instance
 from territories.model import activities, build_model
 
 from .conftest import make_accounts, make_reps, scenario
@@ -145,3 +145,15 @@ def test_delaunay_100_accounts_4_reps_gets_a_connected_plan_fast():
     assert share.abs().max() <= 0.10 + 1e-9
     assert first and first[0] < 3.0
     assert result.bound <= result.objective
+
+
+def test_contiguity_that_no_plan_can_keep_is_reported_as_such():
+    # on the path 10-10-5-5 only {0,2}/{1,3}-like splits give both reps 15: none is connected
+    ids, edges = grid(1, 4)
+    accounts = make_accounts([10, 10, 5, 5], ["A", "A", "B", "B"])
+    sc = scenario(balance={"potential": "0%"}, contiguity=True)
+    with pytest.raises(InfeasibleError, match="no plan keeps every territory in one piece"):
+        align(make_reps(["A", "B"]), accounts, sc, adjacency=frame(ids, edges))
+    # without contiguity the same book has a plan
+    loose = align(make_reps(["A", "B"]), accounts, scenario(balance={"potential": "0%"}))
+    assert loose.objective == 15
