@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from territories.instance import DEFAULT_K, Instance, candidate_pairs, full_pair_chunks, pair_cost
 from territories.fixing import fix_and_resolve
+from territories.instance import DEFAULT_K, Instance, candidate_pairs, full_pair_chunks, pair_cost
 from territories.model import Model, build_model, pair_columns, start_values
 from territories.repair import repair, rounded, start_choice, violation
 from territories.solvers import Progress, lp_solve, run_model
+from territories.transport import flow_pairs
 
 PRICING_SHARE = 0.35  # of a block's time, at most, for the LP bound and pricing
 ADD_PER_ACCOUNT = 3
@@ -60,17 +61,27 @@ def widened(inst: Instance, block: np.ndarray, with_max_moved: bool, deadline: f
     """(instance, LP) with enough candidates for the block's LP relaxation to be feasible.
 
     Nearest-rep lists can miss the chains a crowded metro needs (its reps all above their
-    maximum, the reps with room far away): while the restricted LP is infeasible, k
+    maximum, the reps with room far away): while the restricted LP is infeasible, first
+    the pairs along a rep-to-rep balancing flow join (`territories.transport`), then k
     doubles; at k = number of reps it is the full model. The LP is None when not solved.
     """
     k = inst.scenario.candidates or DEFAULT_K
+    flowed = False
     while time.perf_counter() < deadline:
         model = build_model(inst, block, relax=True, with_max_moved=with_max_moved)
         lp = lp_solve(model, max(deadline - time.perf_counter(), 1.0), inst.scenario.solver.threads)
         if lp.status != "infeasible" or not inst.restricted:
             return inst, (model, lp)
-        k *= 2
         other = ~np.isin(inst.cand_acc, block)
+        if not flowed:
+            flowed = True
+            acc, rep = flow_pairs(inst, block, start_choice(inst, block),
+                                  max(deadline - time.perf_counter(), 1.0) / 4)
+            if len(acc):
+                inst = _with_pairs(inst, block, np.r_[inst.cand_acc[~other], acc],
+                                   np.r_[inst.cand_rep[~other], rep], restricted=True)
+                continue
+        k *= 2
         if k >= inst.m:
             chunks = list(full_pair_chunks(inst, block))
             acc = np.concatenate([c[0] for c in chunks])
@@ -79,12 +90,25 @@ def widened(inst: Instance, block: np.ndarray, with_max_moved: bool, deadline: f
             acc, rep = candidate_pairs(inst, inst.fair_pot, k)
             keep = np.isin(acc, block)
             acc, rep = acc[keep], rep[keep]
-        inst = dataclasses.replace(
-            inst, cand_acc=np.concatenate([inst.cand_acc[other], acc]),
-            cand_rep=np.concatenate([inst.cand_rep[other], rep]),
-            cost=np.concatenate([inst.cost[other], pair_cost(inst, acc, rep)]),
-            restricted=k < inst.m)
+            mine = ~other  # keep the pairs the block had (transport pairs among them)
+            both = np.unique(np.column_stack([np.r_[inst.cand_acc[mine], acc],
+                                              np.r_[inst.cand_rep[mine], rep]]), axis=0)
+            acc, rep = both[:, 0], both[:, 1]
+        inst = _with_pairs(inst, block, acc, rep, restricted=k < inst.m)
     return inst, None
+
+
+def _with_pairs(inst: Instance, block: np.ndarray, acc: np.ndarray, rep: np.ndarray, *,
+                restricted: bool) -> Instance:
+    """The instance with the block's pairs replaced by (acc, rep), duplicates removed."""
+    both = np.unique(np.column_stack([acc, rep]), axis=0)
+    acc, rep = both[:, 0].astype(np.int64), both[:, 1].astype(np.int64)
+    other = ~np.isin(inst.cand_acc, block)
+    return dataclasses.replace(
+        inst, cand_acc=np.concatenate([inst.cand_acc[other], acc]),
+        cand_rep=np.concatenate([inst.cand_rep[other], rep]),
+        cost=np.concatenate([inst.cost[other], pair_cost(inst, acc, rep)]),
+        restricted=restricted)
 
 
 def start_plan(inst: Instance, block: np.ndarray, seconds: float,

@@ -59,31 +59,43 @@ def chain_repair(inst: Instance, choice: np.ndarray, block: np.ndarray, pair_acc
     deadline = time.perf_counter() + seconds
     tol = _TOL * max(float(np.abs(w[block]).max(initial=1.0)), 1.0)
     small = float(np.quantile(np.abs(w[block]), 0.1)) if len(block) else 0.0
+    # a chain is searched best first by its cost plus lam per move still needed to reach a
+    # rep with room (the typical cost of one move), so a long chain is found without
+    # first trying every cheap short one
+    lam = float(np.median(pc[pc > 0])) if (pc > 0).any() else 1.0
     progress = True
     while progress and time.perf_counter() < deadline:
         progress = False  # a pass: every rep outside its window, worst first, until stuck
         load = np.bincount(choice[block], weights=w[block], minlength=inst.m)
+        mine = choice[pa] == pr
+        own_cost[pa[mine]] = pc[mine]
+        holders = _held(choice, block)
+        held = in_block[pa] & ~mine
+        give, take = choice[pa][held], pr[held]
+        hops = {True: _hops(give, take, hi - load > small, inst.m),  # room for a small account
+                False: _hops(take, give, load - lo > small, inst.m)}
         off = np.maximum(load - hi, lo - load)
         for rep in np.flatnonzero(off > tol)[np.argsort(-off[off > tol], kind="stable")]:
             for _ in range(50):
                 if time.perf_counter() > deadline:
                     break
-                load = np.bincount(choice[block], weights=w[block], minlength=inst.m)
                 shed = load[rep] - hi[rep] > tol
                 if not shed and lo[rep] - load[rep] <= tol:
                     break
-                mine = choice[pa] == pr
-                own_cost[pa[mine]] = pc[mine]
-                held = in_block[pa] & (choice[pa] != pr)
-                src, dst = (choice[pa][held], pr[held]) if shed else (pr[held], choice[pa][held])
-                free = (hi - load if shed else load - lo) > small  # room for a small account
                 ctx = (choice, load, lo, hi, w, tol, pa, pr, pc, by_acc, acc_start, by_rep,
-                       rep_start, own_cost, block, in_block, _hops(src, dst, free, inst.m))
+                       rep_start, own_cost, holders, in_block, hops[shed], lam)
                 moves = _shed(int(rep), ctx) if shed else _pull(int(rep), ctx)
                 if moves is None:
                     break
-                for a, r in moves:
-                    choice[a] = r
+                for acc, r in moves:
+                    old = int(choice[acc])
+                    load[old] -= w[acc]
+                    load[r] += w[acc]
+                    ks = by_acc[acc_start[acc]:acc_start[acc + 1]]
+                    own_cost[acc] = pc[ks[pr[ks] == r][0]]
+                    holders[old] = holders[old][holders[old] != acc]
+                    holders[r] = np.append(holders.get(r, np.empty(0, np.int64)), acc)
+                    choice[acc] = r
                 progress = True
     return choice
 
@@ -91,12 +103,11 @@ def chain_repair(inst: Instance, choice: np.ndarray, block: np.ndarray, pair_acc
 def _shed(start: int, ctx):
     """Moves taking the excess off `start`: A -> B -> ... until a rep can absorb it."""
     (choice, load, lo, hi, w, tol, pa, pr, pc, by_acc, acc_start, _, _, own_cost,
-     block, _, hops) = ctx
-    holders = _held(choice, block)
-    heap = [(0.0, 0, start, 0.0, ())]
+     holders, _, hops, lam) = ctx
+    heap = [(0.0, 0, start, 0.0, (), 0.0)]
     tick, states = 1, 0
     while heap and states < _MAX_STATES:
-        cost, _, rep, w_in, path = heapq.heappop(heap)
+        _, _, rep, w_in, path, cost = heapq.heappop(heap)
         states += 1
         need_lo, need_hi = load[rep] + w_in - hi[rep], load[rep] + w_in - lo[rep]
         if path and (rep == start or need_lo <= tol and need_hi >= -tol):
@@ -124,10 +135,11 @@ def _shed(start: int, ctx):
             ks, a, y, delta, room = ks[keep], a[keep], y[keep], delta[keep], room[keep]
         closer = room | (hops[y] < hops[rep])
         ks, delta, room = ks[closer], delta[closer], room[closer]
-        for k in _best(ks, delta, room):
+        for k, ends in _best(ks, delta, room):
             a_k, y_k = int(pa[k]), int(pr[k])
-            heapq.heappush(heap, (cost + pc[k] - own_cost[a_k], tick, y_k, float(w[a_k]),
-                                  path + ((a_k, rep, y_k),)))
+            c = cost + pc[k] - own_cost[a_k]
+            heapq.heappush(heap, (c + (0 if ends else lam * hops[y_k]), tick, y_k,
+                                  float(w[a_k]), path + ((a_k, rep, y_k),), c))
             tick += 1
     return None
 
@@ -135,11 +147,11 @@ def _shed(start: int, ctx):
 def _pull(start: int, ctx):
     """Moves filling `start`: it takes an account from B, B from C, ... until one can give."""
     (choice, load, lo, hi, w, tol, pa, pr, pc, _, _, by_rep, rep_start, own_cost,
-     _, in_block, hops) = ctx
-    heap = [(0.0, 0, start, 0.0, ())]
+     _, in_block, hops, lam) = ctx
+    heap = [(0.0, 0, start, 0.0, (), 0.0)]
     tick, states = 1, 0
     while heap and states < _MAX_STATES:
-        cost, _, rep, w_out, path = heapq.heappop(heap)
+        _, _, rep, w_out, path, cost = heapq.heappop(heap)
         states += 1
         need_lo, need_hi = lo[rep] - (load[rep] - w_out), hi[rep] - (load[rep] - w_out)
         if path and (rep == start or need_lo <= tol and need_hi >= -tol):
@@ -167,11 +179,12 @@ def _pull(start: int, ctx):
             ks, a, giver, delta, room = ks[keep], a[keep], giver[keep], delta[keep], room[keep]
         closer = room | (hops[giver] < hops[rep])
         ks, delta, room = ks[closer], delta[closer], room[closer]
-        for k in _best(ks, delta, room):
+        for k, ends in _best(ks, delta, room):
             a_k = int(pa[k])
             g = int(choice[a_k])
-            heapq.heappush(heap, (cost + pc[k] - own_cost[a_k], tick, g, float(w[a_k]),
-                                  path + ((a_k, g, rep),)))
+            c = cost + pc[k] - own_cost[a_k]
+            heapq.heappush(heap, (c + (0 if ends else lam * hops[g]), tick, g, float(w[a_k]),
+                                  path + ((a_k, g, rep),), c))
             tick += 1
     return None
 
@@ -196,11 +209,11 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.arange(lengths.sum()) + offsets
 
 
-def _best(ks: np.ndarray, delta: np.ndarray, room: np.ndarray) -> np.ndarray:
-    """The cheapest moves that end a chain and the cheapest that continue it."""
+def _best(ks: np.ndarray, delta: np.ndarray, room: np.ndarray) -> list[tuple[int, bool]]:
+    """(pair, ends the chain) for the cheapest moves that end it and that continue it."""
     ends, goes = ks[room], ks[~room]
-    return np.r_[ends[np.argsort(delta[room], kind="stable")][:_PER_STATE],
-                 goes[np.argsort(delta[~room], kind="stable")][:_PER_STATE]].astype(np.int64)
+    return ([(int(k), True) for k in ends[np.argsort(delta[room], kind="stable")][:_PER_STATE]]
+            + [(int(k), False) for k in goes[np.argsort(delta[~room], kind="stable")][:_PER_STATE]])
 
 
 def _held(choice: np.ndarray, block: np.ndarray) -> dict[int, np.ndarray]:
