@@ -34,6 +34,9 @@ from territories.model import Model, build_model, cost_scale, start_values
 from territories.repair import rounded, violation
 from territories.solvers import run_model
 
+HEURISTIC_SHARE = 0.6  # of the time limit, at most, for the connected start (the MILP rarely
+# improves it beyond a few hundred accounts; on small books the start stops early)
+
 
 def adjacency_for(inst: Instance, adjacency: pd.DataFrame | None) -> np.ndarray:
     """Undirected edges (i < j) between account indexes."""
@@ -193,7 +196,7 @@ def align_contiguous(inst: Instance, edges: np.ndarray, clock, make_result):
         loose.append(_without_contiguity(inst, block, min(opts.time_limit / 6, 30.0)))
         return [] if loose[0][0] is None else [loose[0][0]]
 
-    start, violated = connected_start(inst, edges, min(opts.time_limit / 3, 60.0), hints,
+    start, violated = connected_start(inst, edges, HEURISTIC_SHARE * opts.time_limit, hints,
                                       on_first=clock.first)
     loose_bound = loose[0][1] if loose else -math.inf
     inst = with_pairs(inst, start)

@@ -3,17 +3,22 @@
 The flow model of `territories.contiguity` is weak (big-M), and HiGHS finds no first plan
 on its own beyond a few dozen accounts. This module builds one along the adjacency graph:
 
-1. *Seeds.* Either one root per rep (its current account nearest its home, else the
-   allowed account nearest its home), or the largest connected piece of each rep's
-   current territory (the rest of a split territory is regrown).
+1. *Seeds.* The largest connected piece of each rep's current territory (the rest of a
+   split territory is regrown); one root per rep (its current account nearest its home,
+   else the allowed account nearest its home); then the largest pieces of the optimum
+   without contiguity, which the caller solves once the first plan is there.
 2. *Growth.* Multi-source: each step gives the rep furthest below its target the nearest
    unclaimed neighbour of its territory (its own current accounts first), never past a
    rep's maximum; the accounts left over go to the lightest neighbouring territory.
 3. *Boundary moves.* An account moves from territory A to a neighbouring territory B only
-   when A stays connected without it (breadth-first search over A). Each round applies
-   the moves that lower the limit violation (then the squared deviation from the fair
-   share beyond half the tolerance: that spreads load across the graph), one per rep, until
-   every limit holds; then moves that lower the objective and keep every limit.
+   when A stays connected without it; a cut account moves with the pieces it holds on
+   to. Each round applies, one per rep, the moves that lower the limit violation (then
+   the squared deviation from the fair share beyond half the tolerance: that spreads load
+   across the graph), cheapest per unit gained, until every limit holds; then the moves
+   that lower the objective and keep every limit.
+4. *Kicks.* With the time left: a random fifth of the boundary moves that lower the
+   objective, limits ignored (for disruption, accounts going back to their owner), then
+   step 3 again; kept when better, until 60 kicks in a row find nothing.
 
 Every pair the full model allows may be used (locks, same_region and max_km hold), not
 only the candidate lists: a territory's neighbour is often not among an account's k
@@ -34,7 +39,7 @@ _EPS = 1e-9
 _W = 100.0  # weight of a unit of relative violation against the squared deviation
 _BRANCHES = 50  # cut accounts tried with their branch per round
 _DENSE = 4_000_000  # up to this many (account, rep) pairs, their costs are kept in a matrix
-_KICKS = 30  # kicks in a row that find nothing better before the search stops
+_KICKS = 60  # kicks in a row that find nothing better before the search stops
 
 
 @dataclass(frozen=True)
