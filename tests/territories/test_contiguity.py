@@ -157,3 +157,20 @@ def test_contiguity_that_no_plan_can_keep_is_reported_as_such():
     # without contiguity the same book has a plan
     loose = align(make_reps(["A", "B"]), accounts, scenario(balance={"potential": "0%"}))
     assert loose.objective == 15
+
+
+def test_balance_objective_equals_enumeration_on_a_2x4_grid():
+    # the largest deviation from the fair share over every connected plan of three reps
+    ids, edges = grid(2, 4)
+    pot = [8, 3, 5, 9, 2, 7, 4, 6]
+    owners = ["A"] * 4 + ["B"] * 3 + ["C"]
+    sc = scenario(objective="balance", balance={"potential": "60%"}, contiguity=True)
+    result = align(make_reps(["A", "B", "C"]), make_accounts(pot, owners), sc,
+                   adjacency=frame(ids, edges))
+    fair = sum(pot) / 3
+    best = min(
+        max(abs(np.asarray(pot, float)[np.array(c) == r].sum() / fair - 1) for r in range(3))
+        for c in itertools.product(range(3), repeat=8)
+        if all(components(8, edges, np.flatnonzero(np.array(c) == r)) <= 1 for r in range(3)))
+    assert result.objective == pytest.approx(best, abs=1e-9)
+    assert broken_territories(result.assignments, edges) == []
