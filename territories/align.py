@@ -8,6 +8,7 @@ Nothing is stored on an optimiser; progress goes to the `on_event` callback.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ import pandas as pd
 from territories.blocks import (
     BlockSolve,
     Event,
+    certified,
     heard,
     prepare_block,
+    settled,
     solve_block,
     start_plan,
     widened,
@@ -194,6 +197,8 @@ def _solve_blocks(inst: Instance, blocks: list[np.ndarray], clock: _Clock, *,
         prepared[i] = prepare_block(views[i], blocks[i], plan, ok and moved_ok, seconds,
                                     with_max_moved=with_max_moved,
                                     on_plan=heard(i, len(blocks), scale, clock, clock.on_event))
+    if _within_overall(inst, prepared):
+        prepared = {i: dataclasses.replace(p, done=settled(p)) for i, p in prepared.items()}
     order = [i for i in order if prepared[i].done is not None] + [
         i for i in order if prepared[i].done is None]
     for n_done, i in enumerate(order):
@@ -220,7 +225,27 @@ def _solve_blocks(inst: Instance, blocks: list[np.ndarray], clock: _Clock, *,
                                  solved.bound * scale))
         solves[i] = solved
     clock.first()
+    # time left: the full model's LP bound for blocks that only have the restricted one
+    for n_done, i in enumerate(sorted(solves, key=lambda j: len(blocks[j]))):
+        left = opts.time_limit - clock()
+        if left < 2.0:
+            break
+        deadline = time.perf_counter() + left / (len(blocks) - n_done)
+        solves[i] = certified(views[i], blocks[i], solves[i], deadline, with_max_moved)
     return [solves[i] for i in range(len(blocks))]
+
+
+def _within_overall(inst: Instance, prepared: dict) -> bool:
+    """Every block has a plan and, summed, they are within the scenario's gap of the bound.
+
+    The gap is the whole plan's: a block a little above it is fine when the others are
+    well within (not for `balance`, whose objective is a maximum, not a sum).
+    """
+    if inst.scenario.objective == "balance" or any(p.warm is None for p in prepared.values()):
+        return False
+    objective = sum(float(p.model.cost @ p.warm) for p in prepared.values())
+    bound = sum(p.bound for p in prepared.values())
+    return math.isfinite(bound) and objective - bound <= inst.scenario.solver.gap * abs(objective)
 
 
 def _moved_ok(inst: Instance, choice: np.ndarray) -> bool:

@@ -30,6 +30,9 @@ from territories.transport import flow_pairs
 
 PRICING_SHARE = 0.35  # of a block's time, at most, for the LP bound and pricing
 ADD_PER_ACCOUNT = 3
+FULL_LP_PAIRS = 1_500_000  # the full LP is tried for the bound up to this many pairs
+STALLS = 3  # pricing rounds in a row that do not lower the LP before it stops
+START_GAP = 0.02  # the first plan is taken within this of the LP (or twice the gap); improved later
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,8 @@ def start_plan(inst: Instance, block: np.ndarray, seconds: float,
     model, lp = relaxed
     if lp.values is not None:
         fixed = fix_and_resolve(inst, model, lp.values, lp.row_dual, greedy,
-                                max(deadline - time.perf_counter(), 1.0), inst.scenario.solver.gap)
+                                max(deadline - time.perf_counter(), 1.0),
+                                max(2 * inst.scenario.solver.gap, START_GAP))
         if fixed is not None and violation(inst, fixed[0], block) <= 1e-9:
             return fixed[0], True
     plan = repair(inst, greedy, block, seconds=min(seconds / 4, 2.0))
@@ -144,7 +148,7 @@ def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_m
     opts = inst.scenario.solver
     in_block = np.isin(inst.cand_acc, block)
     pa, pr = inst.cand_acc[in_block], inst.cand_rep[in_block]
-    known = set(zip(pa.tolist(), pr.tolist(), strict=True)) if inst.restricted else None
+    known = pa * inst.m + pr  # pairs already in the model, as keys
     bound, kind, stalled = -math.inf, "restricted model LP", 0
     lp_pairs = (pa, pr)  # the MILP gets the pairs of the LP that gave the bound
     relaxed = None
@@ -159,19 +163,50 @@ def full_lp_bound(inst: Instance, block: np.ndarray, deadline: float, with_max_m
         lp_pairs, relaxed = (pa, pr), (model, lp)
         if not inst.restricted:
             return lp.objective, "full model LP", (pa, pr), relaxed
-        # degenerate duals price in columns that do not lower the LP: stop at the first such round
-        stalled = lp.objective >= bound - 1e-9 * max(1.0, abs(bound))
+        # degenerate duals price in columns that do not lower the LP: stop after a few such rounds
+        flat = math.isfinite(bound) and lp.objective >= bound - 1e-9 * max(1.0, abs(bound))
+        stalled = stalled + 1 if flat else 0
         bound = lp.objective
-        if stalled:
+        if stalled >= STALLS:
             break
         add, _ = _price(inst, model, lp.row_dual, block, known, deadline)
         if add is None:  # pricing ran out of time
             break
+
         if not len(add[0]):
             return lp.objective, "full model LP", (pa, pr), relaxed
-        known.update(zip(add[0].tolist(), add[1].tolist(), strict=True))
+        known = np.r_[known, add[0] * inst.m + add[1]]
         pa, pr = np.concatenate([pa, add[0]]), np.concatenate([pr, add[1]])
+    if inst.restricted and relaxed is not None and deadline - time.perf_counter() > 1.0:
+        full = _full_lp(inst, block, deadline, with_max_moved)
+        if full is not None:
+            return min(full, bound), "full model LP", lp_pairs, relaxed
     return bound, kind, lp_pairs, relaxed
+
+
+def certified(inst: Instance, block: np.ndarray, solved: BlockSolve, deadline: float,
+              with_max_moved: bool) -> BlockSolve:
+    """The block with the full model's LP bound when it solves by `deadline`, else as it was."""
+    if solved.bound_kind != "restricted model LP" or not math.isfinite(solved.objective):
+        return solved
+    full = _full_lp(inst, block, deadline, with_max_moved)
+    if full is None:
+        return solved
+    bound = min(full, solved.bound, solved.objective)
+    status = "optimal" if _within(solved.objective, bound, inst.scenario.solver.gap) else "feasible"
+    return dataclasses.replace(solved, bound=bound, bound_kind="full model LP", status=status)
+
+
+def _full_lp(inst: Instance, block: np.ndarray, deadline: float, with_max_moved: bool):
+    """The full model's LP objective over every allowed pair, when it solves by `deadline`."""
+    chunks = list(full_pair_chunks(inst, block))
+    acc = np.concatenate([c[0] for c in chunks])
+    if len(acc) > FULL_LP_PAIRS or time.perf_counter() >= deadline - 1.0:
+        return None
+    rep = np.concatenate([c[1] for c in chunks])
+    model = build_model(inst, block, relax=True, with_max_moved=with_max_moved, pairs=(acc, rep))
+    lp = lp_solve(model, max(deadline - time.perf_counter(), 1.0), inst.scenario.solver.threads)
+    return lp.objective if lp.status == "optimal" else None
 
 
 def _price(inst, model, duals, block, known, deadline):
@@ -189,11 +224,12 @@ def _price(inst, model, duals, block, known, deadline):
         total += float(np.minimum(v[first], 0).sum())
         rank = np.arange(len(a)) - np.maximum.accumulate(np.where(first, np.arange(len(a)), 0))
         neg = (v < -1e-9) & (rank < ADD_PER_ACCOUNT)
-        for x, y in zip(a[neg].tolist(), r[neg].tolist(), strict=True):
-            if (x, y) not in known:
-                add_a.append(x)
-                add_r.append(y)
-    add = (np.array(add_a, dtype=np.int64), np.array(add_r, dtype=np.int64))
+        a, r = a[neg], r[neg]
+        new = ~np.isin(a * inst.m + r, known)
+        add_a.append(a[new])
+        add_r.append(r[new])
+    add = (np.concatenate(add_a + [np.empty(0, np.int64)]).astype(np.int64),
+           np.concatenate(add_r + [np.empty(0, np.int64)]).astype(np.int64))
     return add, (total if total < -1e-9 else 0.0)
 
 
@@ -240,6 +276,15 @@ def prepare_block(inst: Instance, block: np.ndarray, start: np.ndarray, start_ok
             done = BlockSolve(start, "optimal", objective, min(bound, objective), kind,
                               model.n_pairs)
     return Prepared(model, start, warm, bound, kind, done)
+
+
+def settled(prepared: Prepared) -> BlockSolve:
+    """The block's answer from its start plan, without the MILP (the whole is within its gap)."""
+    if prepared.done is not None:
+        return prepared.done
+    objective = float(prepared.model.cost @ prepared.warm)
+    return BlockSolve(prepared.start, "optimal", objective, min(prepared.bound, objective),
+                      prepared.kind, prepared.model.n_pairs)
 
 
 def solve_block(inst: Instance, block: np.ndarray, start: np.ndarray, start_ok: bool,

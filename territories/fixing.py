@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
+from territories.chains import chain_repair
 from territories.instance import Instance
 from territories.model import Model, activities, start_values
-from territories.chains import chain_repair
 from territories.repair import polish, repair, rounded
 from territories.solvers import solve_highs
 
@@ -107,9 +107,6 @@ def fix_and_resolve(inst: Instance, model: Model, lp_values: np.ndarray, row_dua
         sub_gap = 0.0 if sub.n_pairs <= 500 else max(gap * abs(lp_cost) / 4, 1e-6)
         solved = solve_highs(sub, time_limit=limit, gap=sub_gap,
                              threads=inst.scenario.solver.threads, absolute=True, start=warm)
-        import os
-        if os.environ.get("FIXDBG"):
-            print("  ring", len(free), sub.n_pairs, solved.status, f"{solved.seconds:.1f}/{limit:.1f}", best and best[1], lp_cost, flush=True)
         if solved.values is not None:
             consider(rounded(inst, sub.pair_acc, sub.pair_rep, solved.values[: sub.n_pairs],
                              fixed_plan))
@@ -119,8 +116,6 @@ def fix_and_resolve(inst: Instance, model: Model, lp_values: np.ndarray, row_dua
             plan = chain_repair(inst, plan, *pairs,
                                 seconds=max(deadline - time.perf_counter(), 0.1) / 2)
             consider(plan)
-            if os.environ.get("FIXDBG"):
-                print("  chains", best and best[1], f"{deadline - time.perf_counter():.1f} left", flush=True)
     return best
 
 
