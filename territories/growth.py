@@ -297,17 +297,32 @@ def improve(book: _Book, choice: np.ndarray, deadline: float, *, balance_only: b
     for the balance objective, to lower the deviation), then to lower the objective."""
     choice = choice.copy()
     stop_when_feasible = book.inst.scenario.objective != "balance"
-    while time.perf_counter() < deadline:
-        feasible = book.violation(choice) <= _EPS
-        if feasible and stop_when_feasible:
-            break
-        if not _round(book, choice, _energy_delta):
-            break
+    bands = [t[2] for t in book.targets]
+    try:
+        while time.perf_counter() < deadline:
+            feasible = book.violation(choice) <= _EPS
+            if feasible and stop_when_feasible:
+                break
+            if not _round(book, choice, _energy_delta):
+                if not feasible and any(t[2] > 0 for t in book.targets):
+                    # stuck short of the limits: aim at the fair share itself, which makes
+                    # the reps around a violating one pass load on
+                    book.targets = [(c, f, 0.0, b) for c, f, _, b in book.targets]
+                    continue
+                break
+    finally:
+        book.targets = [(c, f, band, b) for (c, f, _, b), band in zip(book.targets, bands,
+                                                                       strict=True)]
     if balance_only or book.violation(choice) > _EPS:
         return choice
     while time.perf_counter() < deadline and _round(book, choice, _cost_delta):
         pass
     return choice
+
+
+def _round(book: _Book, choice: np.ndarray, score) -> bool:
+    """One round of moves; when none applies with few cut accounts tried, all are tried."""
+    return _moves(book, choice, score, _BRANCHES) or _moves(book, choice, score, book.n)
 
 
 def _boundary(book: _Book, choice: np.ndarray):
@@ -363,8 +378,11 @@ def _cost_delta(book: _Book, choice, a, s, r):
     return delta
 
 
-def _round(book: _Book, choice: np.ndarray, score) -> bool:
-    """Apply the best improving connected move of each rep (disjoint); False if none."""
+def _moves(book: _Book, choice: np.ndarray, score, most_branches: int) -> bool:
+    """Apply the best improving connected move of each rep (disjoint); False if none.
+
+    At most `most_branches` cut accounts are tried with their branch.
+    """
     a, s, r = _boundary(book, choice)
     if not len(a):
         return False
@@ -394,7 +412,7 @@ def _round(book: _Book, choice: np.ndarray, score) -> bool:
         if not stays_connected(book, choice, int(a[k])):
             # a cut account: move it with the pieces it holds on (never the largest)
             branches += 1
-            if branches > _BRANCHES:
+            if branches > most_branches:
                 continue
             moving = branch(book, choice, int(a[k]))
             if moving is None or not book.allowed(moving, np.full(len(moving), r[k])).all():
@@ -488,8 +506,9 @@ def connected_start(inst: Instance, edges: np.ndarray, seconds: float, hints=Non
         choice = grow(book, seed)
         if (choice < 0).any():
             continue
-        left = deadline - time.perf_counter()
-        choice = improve(book, choice, time.perf_counter() + max(left / 3, 0.2))
+        left = deadline - time.perf_counter()  # more for a seed while no plan keeps every limit
+        share = 2 if best_key is None or best_key[0] else 3
+        choice = improve(book, choice, time.perf_counter() + max(left / share, 0.2))
         v = book.violation(choice)
         key = (v > _EPS, v if v > _EPS else 0.0, book.total_cost(choice))
         if best_key is None or key < best_key:
