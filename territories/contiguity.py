@@ -32,7 +32,7 @@ from territories.instance import (
 )
 from territories.model import Model, build_model, cost_scale, start_values
 from territories.repair import rounded, violation
-from territories.solvers import Solve, run_model
+from territories.solvers import Solve, lp_solve, run_model
 
 HEURISTIC_SHARE = 0.6  # of the time limit, at most, for the connected start (the MILP rarely
 # improves it beyond a few hundred accounts; on small books the start stops early)
@@ -197,7 +197,10 @@ def align_contiguous(inst: Instance, edges: np.ndarray, clock, make_result):
         loose.append(_without_contiguity(inst, block, min(opts.time_limit / 6, 30.0)))
         return [] if loose[0][0] is None else [loose[0][0]]
 
-    start, violated = connected_start(inst, edges, HEURISTIC_SHARE * opts.time_limit, hints,
+    # when the flow model is too large for the MILP, the start has nearly all the time
+    big = _columns(inst, edges) > MILP_COLUMNS
+    share = 0.9 if big else HEURISTIC_SHARE
+    start, violated = connected_start(inst, edges, share * opts.time_limit - clock(), hints,
                                       on_first=clock.first)
     loose_bound = loose[0][1] if loose else -math.inf
     inst = with_pairs(inst, start)
@@ -269,6 +272,16 @@ def with_pairs(inst: Instance, plan: np.ndarray) -> Instance:
                                cost=np.concatenate([inst.cost, pair_cost(inst, acc, rep)]))
 
 
+def _columns(inst: Instance, edges: np.ndarray) -> int:
+    """Columns of the flow model: pairs, roots and a flow per arc whose ends share a rep."""
+    n_pairs = len(inst.cand_acc)
+    frame = pd.DataFrame({"acc": inst.cand_acc, "rep": inst.cand_rep})
+    arcs = pd.DataFrame({"acc": np.r_[edges[:, 0], edges[:, 1]],
+                         "to": np.r_[edges[:, 1], edges[:, 0]]})
+    out = frame.merge(arcs, on="acc").merge(frame.rename(columns={"acc": "to"}), on=["to", "rep"])
+    return 2 * n_pairs + len(out)
+
+
 def _without_contiguity(inst: Instance, block: np.ndarray, seconds: float):
     """(plan, bound) of the model without contiguity: a relaxation, so its bound holds here.
 
@@ -278,8 +291,9 @@ def _without_contiguity(inst: Instance, block: np.ndarray, seconds: float):
     opts = inst.scenario.solver
     model = build_model(inst, block)
     solved = run_model(model, opts.name, seconds, opts.gap, opts.threads)
-    if solved.values is None:
-        return None, -math.inf
+    if solved.values is None:  # no plan in the time: the LP relaxation's bound still holds
+        lp = lp_solve(build_model(inst, block, relax=True), seconds / 2, opts.threads)
+        return None, lp.objective if lp.status == "optimal" else -math.inf
     plan = rounded(inst, model.pair_acc, model.pair_rep, solved.values[: model.n_pairs],
                    np.full(inst.n, -1, np.int64))
     return plan, solved.bound if math.isfinite(solved.bound) else -math.inf
