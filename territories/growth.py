@@ -245,7 +245,7 @@ def grow(book: _Book, choice: np.ndarray) -> np.ndarray:
             choice[a] = r
             for (coef, _, _), load in zip(book.specs, loads, strict=True):
                 load[r] += coef[a]
-            for t, (coef, fair, *_) in zip(tloads, book.targets, strict=True):
+            for t, (coef, *_) in zip(tloads, book.targets, strict=True):
                 t[r] += coef[a]
             fill[r] = max(t[r] / fair[r] for t, (_, fair, *_) in zip(tloads, book.targets,
                                                                       strict=True))
@@ -293,8 +293,11 @@ def stays_connected(book: _Book, choice: np.ndarray, a: int) -> bool:
 
 def improve(book: _Book, choice: np.ndarray, deadline: float, *, balance_only: bool = False
             ) -> np.ndarray:
-    """Boundary moves keeping every territory connected: first to keep every limit (and,
-    for the balance objective, to lower the deviation), then to lower the objective."""
+    """Boundary moves keeping every territory connected.
+
+    First to keep every limit (and, for the balance objective, to lower the deviation),
+    then to lower the objective.
+    """
     choice = choice.copy()
     stop_when_feasible = book.inst.scenario.objective != "balance"
     bands = [t[2] for t in book.targets]
