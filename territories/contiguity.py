@@ -9,6 +9,11 @@ exists. Flow columns exist only where both ends are candidates of the rep.
 The adjacency is `data/adjacency.csv` (account_id, neighbour_id) when given, else the
 Delaunay triangulation of the account locations: a documented approximation (two
 accounts can be neighbours across a lake, a mountain range or a state line).
+
+HiGHS finds no first plan of this weak model by itself beyond a few dozen accounts, so
+`align_contiguous` builds a connected start first (`territories.growth`) and gives it to
+the MILP with its roots and flows (`flow_start`); the bound of the model without
+contiguity, a relaxation, is reported when it is the stronger one.
 """
 
 from __future__ import annotations
