@@ -1,15 +1,17 @@
-"""Solving one block of accounts: start, LP bound with pricing, MILP, and the bound to report.
+"""Solving one block of accounts: LP, first plan, bound with pricing, MILP, bound to report.
 
 Order of work for a block (a region under `same_region`, else the whole book):
-1. the greedy start repaired to feasibility (`territories.repair`), the first plan;
-2. with candidate lists, the LP relaxation of the restricted model, then *pricing*:
-   every pair left out gets its reduced cost from the LP duals, the negative ones join
-   the model and the LP is solved again. When none is negative the LP bound is the full
-   model's. If time runs out first, the Lagrangian bound LP + sum over accounts of the
-   most negative reduced cost is still a valid bound on the full model;
-3. the MILP on the (enriched) pairs, warm-started from the best plan so far, reporting
-   every improving plan through `on_progress`.
-The bound reported is the full model's LP bound when step 2 ran, else the MILP's own.
+1. the LP relaxation; if the restricted one is infeasible, pairs along a balancing flow
+   join (`territories.transport`), then k doubles (`widened`);
+2. the first plan by fix-and-resolve from that LP (`territories.fixing`: fix the whole
+   accounts, a small MILP over the fractional ones, else repair by moves and chains);
+3. with candidate lists, *pricing*: every pair left out gets its reduced cost from the
+   LP duals, the negative ones join and the LP is solved again, until none is negative
+   (the full model's LP bound) or a few rounds do not lower it (the restricted model's);
+   fix-and-resolve again on the priced LP when the plan is not within the gap;
+4. the MILP on the (enriched) pairs, warm-started from the best plan so far, only for
+   blocks the whole plan's gap still needs, reporting every improving plan;
+5. with time left, the full LP over every allowed pair for the bound (`certified`).
 """
 
 from __future__ import annotations
