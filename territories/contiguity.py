@@ -41,7 +41,7 @@ from territories.solvers import Solve, lp_solve, run_model
 
 HEURISTIC_SHARE = 0.6  # of the time limit, at most, for the connected start (the MILP rarely
 # improves it beyond a few hundred accounts; on small books the start stops early)
-MILP_COLUMNS = 400_000  # above this, no MILP: at 510,000 columns HiGHS overran its limit by 4 min
+MILP_COLUMNS = 250_000  # above this, no MILP: HiGHS overran its limit by 38 s at 340,000 columns
 
 
 def adjacency_for(inst: Instance, adjacency: pd.DataFrame | None) -> np.ndarray:
