@@ -88,6 +88,11 @@ def book(accounts: pd.DataFrame, m: int, regions: int, seed: int):
     share = np.array([pot[acc_region == g].sum() for g in names]) / pot.sum() * m
     count = np.floor(share).astype(int)
     count[np.argsort(-(share - count))[: m - count.sum()]] += 1
+    if m < len(names):
+        raise ValueError(f"{m} reps cannot cover {len(names)} regions: ask for at least one rep per region")
+    while (count == 0).any():  # a small book: every region gets a rep, taken from the best-staffed one
+        count[np.argmax(count)] -= 1
+        count[np.flatnonzero(count == 0)[0]] += 1
     homes, rep_region = [], []
     for g, c in zip(names, count, strict=True):
         idx = np.flatnonzero(acc_region == g)

@@ -126,3 +126,15 @@ def test_geometry_helpers():
     near = nearest(np.array([45.0]), np.array([9.0]), np.array([45, 50, 45.1]),
                    np.array([9, 9, 9.0]), 2)
     assert near.tolist() == [[0, 2]]
+
+
+def test_a_small_example_book_still_staffs_every_region():
+    """100 accounts and 4 reps over 4 regions: one rep each, every account owned in its region."""
+    from territories.example import book, synthetic
+
+    reps, accounts = book(synthetic(100, 7), 4, 4, 7)
+    assert sorted(reps["region"]) == ["Midwest", "Northeast", "South", "West"]
+    owner_region = accounts["rep_id"].map(reps.set_index("rep_id")["region"])
+    assert (owner_region == accounts["region"]).all()
+    with pytest.raises(ValueError, match="3 reps cannot cover 4 regions"):
+        book(synthetic(100, 7), 3, 4, 7)
