@@ -97,3 +97,16 @@ def tiny():
     reps = make_reps(["R1", "R2", "R3"], region=["N", "S", "S"],
                      lat=[45.0, 44.0, 44.5], lon=[9.0, 11.0, 10.0])
     return reps, accounts
+
+
+def grid(rows: int, cols: int):
+    """Ids and 4-neighbour edges of a rows x cols grid, row by row."""
+    edges = []
+    for r in range(rows):
+        for col in range(cols):
+            i = r * cols + col
+            if col + 1 < cols:
+                edges.append((i, i + 1))
+            if r + 1 < rows:
+                edges.append((i, i + cols))
+    return [f"A{i}" for i in range(rows * cols)], np.array(edges)

@@ -19,20 +19,7 @@ from territories.growth import connected_start, graph, pieces
 from territories.instance import InfeasibleError, build_instance
 from territories.model import activities, build_model
 
-from .conftest import make_accounts, make_reps, scenario
-
-
-def grid(rows: int, cols: int):
-    """Ids and 4-neighbour edges of a rows x cols grid, row by row."""
-    edges = []
-    for r in range(rows):
-        for c in range(cols):
-            i = r * cols + c
-            if c + 1 < cols:
-                edges.append((i, i + 1))
-            if r + 1 < rows:
-                edges.append((i, i + cols))
-    return [f"A{i}" for i in range(rows * cols)], np.array(edges)
+from .conftest import grid, make_accounts, make_reps, scenario
 
 
 def frame(ids, edges):

@@ -10,7 +10,7 @@ from territories.align import align
 from territories.contiguity import broken_territories, components
 from territories.geo import albers, convex_hull, delaunay_edges, haversine_km, nearest
 
-from .conftest import make_accounts, make_reps, scenario
+from .conftest import grid, make_accounts, make_reps, scenario
 
 
 def line_book():
@@ -64,19 +64,6 @@ def test_disruption_ties_go_to_the_nearer_rep():
                                             capacity={"potential": 20}))
     moved = result.assignments[result.assignments["moved"]]
     assert len(moved) == 1 and moved["rep_id"].item() == "B"
-
-
-def grid(rows: int, cols: int):
-    ids = [f"A{i}" for i in range(rows * cols)]
-    edges = []
-    for r in range(rows):
-        for c in range(cols):
-            i = r * cols + c
-            if c + 1 < cols:
-                edges.append((i, i + 1))
-            if r + 1 < rows:
-                edges.append((i, i + cols))
-    return ids, np.array(edges)
 
 
 @pytest.mark.parametrize("pot,owners,tol", [
