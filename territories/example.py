@@ -23,8 +23,19 @@ from territories.geo import haversine_km
 REGIONS4 = ("West", "Midwest", "South", "Northeast")
 
 
-def us_region(lat: np.ndarray, lon: np.ndarray, k: int) -> np.ndarray:
-    """Census-like regions: West, Midwest, South, Northeast (k = 4), else longitude bands."""
+CENSUS_REGIONS = {  # the US Census Bureau's four regions, by state (and DC)
+    "Northeast": "CT ME MA NH RI VT NJ NY PA",
+    "Midwest": "IL IN MI OH WI IA KS MN MO NE ND SD",
+    "South": "DE DC FL GA MD NC SC VA WV AL KY MS TN AR LA OK TX",
+    "West": "AZ CO ID MT NV NM UT WY AK CA HI OR WA",
+}
+STATE_REGION = {state: region for region, states in CENSUS_REGIONS.items() for state in states.split()}
+
+
+def us_region(lat: np.ndarray, lon: np.ndarray, k: int, state: np.ndarray | None = None) -> np.ndarray:
+    """The Census regions by state when states are known (k = 4); else census-like boxes or longitude bands."""
+    if k == 4 and state is not None:
+        return np.array([STATE_REGION.get(str(s), "") for s in state])
     if k == 4:
         return np.select([lon < -104, (lon > -84) & (lat > 39.5), lat > 37.0],
                          ["West", "Northeast", "Midwest"], "South")
@@ -68,7 +79,7 @@ def geonames(min_population: int = 15000) -> pd.DataFrame:
             out.append({"account_id": f"G{c['geonameid']}" + (f"-{k + 1}" if parts > 1 else ""),
                         "name": c["name"] + (f" ({k + 1}/{parts})" if parts > 1 else "")
                         + f", {c['admin1code']}",
-                        "lat": c["latitude"] + 0.01 * k, "lon": c["longitude"],
+                        "state": c["admin1code"], "lat": c["latitude"] + 0.01 * k, "lon": c["longitude"],
                         "potential": round(c["population"] / parts * 10.0, 2)})
     return pd.DataFrame(out)
 
@@ -80,7 +91,8 @@ def book(accounts: pd.DataFrame, m: int, regions: int, seed: int):
     cap = 0.25 * accounts["potential"].sum() / m
     accounts = accounts.assign(potential=np.minimum(accounts["potential"], cap).round(2))
     k = regions or 1
-    acc_region = us_region(accounts["lat"].to_numpy(), accounts["lon"].to_numpy(), k)
+    state = accounts["state"].to_numpy() if "state" in accounts else None
+    acc_region = us_region(accounts["lat"].to_numpy(), accounts["lon"].to_numpy(), k, state)
     if not regions:
         acc_region = np.full(len(accounts), "US")
     pot = accounts["potential"].to_numpy()
