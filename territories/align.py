@@ -27,7 +27,7 @@ from territories.blocks import (
     start_plan,
     widened,
 )
-from territories.contiguity import adjacency_for, align_contiguous, broken_territories
+from territories.contiguity import adjacency_for, align_contiguous
 from territories.feasibility import diagnose, moved_infeasible, necessary_conditions
 from territories.instance import (
     InfeasibleError,
@@ -255,8 +255,3 @@ def _moved_ok(inst: Instance, choice: np.ndarray) -> bool:
         return True
     moved = inst.owned & (choice != inst.cur)
     return float(inst.pot[moved].sum()) <= budget * (1 + 1e-9) + 1e-7
-
-
-def check_contiguous(result: AlignmentResult, adjacency) -> list[str]:
-    """Rep ids whose territory is split in pieces (used by tests and the frontier)."""
-    return broken_territories(result.assignments, adjacency)

@@ -69,26 +69,16 @@ def adjacency_for(inst: Instance, adjacency: pd.DataFrame | None) -> np.ndarray:
 
 
 def components(n: int, edges: np.ndarray, members: np.ndarray) -> int:
-    """Number of connected pieces the accounts `members` form (union-find)."""
-    parent = {int(i): int(i) for i in members}
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, j in edges.tolist():
-        if i in parent and j in parent:
-            parent[find(i)] = find(j)
-    return len({find(x) for x in parent})
+    """Number of connected pieces the accounts `members` form."""
+    inside = np.zeros(n, dtype=bool)
+    inside[members] = True
+    return len(pieces(graph(n, edges), np.asarray(members), inside))
 
 
 def broken_territories(assignments: pd.DataFrame, edges: np.ndarray) -> list[str]:
     """Rep ids whose accounts form more than one connected piece."""
-    reps = assignments["rep_id"].to_numpy(dtype=object)
-    return sorted(r for r in set(reps)
-                  if components(len(reps), edges, np.flatnonzero(reps == r)) > 1)
+    codes, rep_ids = pd.factorize(assignments["rep_id"].to_numpy(dtype=object))
+    return sorted(str(rep_ids[r]) for r in broken_territories_of(codes, graph(len(codes), edges)))
 
 
 def with_contiguity(inst: Instance, model: Model, edges: np.ndarray) -> Model:
