@@ -52,6 +52,13 @@ def adjacency_for(inst: Instance, adjacency: pd.DataFrame | None) -> np.ndarray:
                               "contiguity needs data/adjacency.csv (account_id, neighbour_id) "
                               "or lat and lon on every account to derive neighbours")
         return delaunay_edges(inst.accounts["lat"].to_numpy(), inst.accounts["lon"].to_numpy())
+    blank = adjacency[["account_id", "neighbour_id"]].isna() | (
+        adjacency[["account_id", "neighbour_id"]].astype(str).apply(lambda c: c.str.strip()) == "")
+    if blank.to_numpy().any():
+        i = int(np.flatnonzero(blank.any(axis=1).to_numpy())[0])
+        column = "account_id" if blank["account_id"].iloc[i] else "neighbour_id"
+        raise IcmError.at("data/adjacency.csv", i + 2, f"{column} is blank; each row names two neighbouring "
+                          "accounts (account_id, neighbour_id): fill it in or delete the row")
     pos = pd.Series(np.arange(inst.n), index=inst.accounts["account_id"].to_numpy())
     a = adjacency["account_id"].astype(str).map(pos)
     b = adjacency["neighbour_id"].astype(str).map(pos)

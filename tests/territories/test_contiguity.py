@@ -161,3 +161,19 @@ def test_balance_objective_equals_enumeration_on_a_2x4_grid():
         if all(components(8, edges, np.flatnonzero(np.array(c) == r)) <= 1 for r in range(3)))
     assert result.objective == pytest.approx(best, abs=1e-9)
     assert broken_territories(result.assignments, edges) == []
+
+
+def test_a_blank_or_unknown_neighbour_is_one_message_with_its_row():
+    from compensation.errors import IcmError
+
+    ids, edges = grid(1, 3)
+    inst = build_instance(make_reps(["A", "B"]), make_accounts([10] * 3, ["A", "A", "B"]),
+                          scenario(contiguity=True))
+    blank = frame(ids, edges).astype(object)
+    blank.loc[1, "neighbour_id"] = None
+    with pytest.raises(IcmError, match=r"adjacency.csv:3: neighbour_id is blank"):
+        adjacency_for(inst, blank)
+    unknown = frame(ids, edges)
+    unknown.loc[0, "account_id"] = "A9"
+    with pytest.raises(IcmError, match=r"adjacency.csv:2: account A9 is not in accounts"):
+        adjacency_for(inst, unknown)
