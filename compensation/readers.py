@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def _read_csv(path: Path, source: str) -> RawTable:
     header = next(csv.reader([first], delimiter=delimiter))
     names = header_names(header, source)
     try:
-        table = _arrow_csv(path, names, delimiter)
+        table = _arrow_csv(path, names, delimiter, quoted=_has_quote(path))
     except pa.ArrowInvalid as exc:
         if "utf8" in str(exc).lower():
             raise IcmError.at(source, None, messages.not_utf8()) from exc
@@ -121,16 +122,28 @@ def _read_csv(path: Path, source: str) -> RawTable:
     return RawTable(names, {n: table.column(n) for n in names})
 
 
-def _arrow_csv(path: Path, names: list[str], delimiter: str, block_size: int | None = None,
-               ) -> pa.Table:
-    """Pyarrow's reader with every column as text; blank lines kept so row numbers hold."""
+def _has_quote(path: Path) -> bool:
+    """Whether the file has a `"` at all: only a quoted cell can hold a line break."""
+    if path.stat().st_size == 0:
+        return False
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return data.find(b'"') >= 0
+
+
+def _arrow_csv(path: Path, names: list[str], delimiter: str, block_size: int | None = None, *,
+               quoted: bool = True) -> pa.Table:
+    """Pyarrow's reader with every column as text; blank lines kept so row numbers hold.
+
+    Line breaks inside cells make pyarrow find record ends serially; a file without
+    quotes has none, so its blocks are split and parsed in parallel (twice as fast).
+    """
     read = pacsv.ReadOptions(column_names=names, skip_rows=1)
     if block_size is not None:
         read.block_size = min(block_size, 2**31 - 1)
     return pacsv.read_csv(
         path,
         read_options=read,
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted,
                                           ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                              strings_can_be_null=False,

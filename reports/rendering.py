@@ -10,7 +10,6 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from compensation.results import RunResult
-from reports import statements as statement_pdfs
 from reports.liability import journal_csv, liability_csv
 from reports.payroll import payroll_csv
 from reports.register import exceptions_csv, payouts_csv
@@ -46,5 +45,7 @@ def render_statements(result: RunResult, target_dir: Path, reps: Collection[str]
                       progress: Callable[[int, int], None] | None = None, *,
                       run_id: str | int | None = None) -> list[Path]:
     """Write `target_dir/statements/REP_ID.pdf` per rep (only `reps` when given)."""
+    from reports import statements as statement_pdfs  # its templates and PDF stack load only when asked for
+
     return statement_pdfs.render_statements(result, Path(target_dir), reps, progress,
                                             run_id=None if run_id is None else str(run_id))
