@@ -29,22 +29,26 @@ def with_columns(frame: pd.DataFrame, columns: tuple[str, ...], **constants) -> 
 
 
 def native(series: pd.Series, column: str) -> list:
-    """A column as Python values for the driver: NA -> None, cents -> int (vectorised)."""
-    mask = series.isna()
+    """A column as Python values for the driver: NA -> None, cents -> int, text -> str.
+
+    Whole columns go through numpy's `tolist` (a C loop); only NA is patched row by row.
+    """
+    mask = series.isna().to_numpy()
     if column in MONEY_COLUMNS:
         if column == "quota":  # a split quota is unrounded float cents: stored to the cent, half up
             series = np.floor(pd.to_numeric(series, errors="coerce") + 0.5)
-        values = series.astype("Int64").astype(object)
+        values = series.astype("Int64").to_numpy(dtype="int64", na_value=0).tolist()
     elif column == "attainment":
-        values = series.astype("float64").astype(object)
+        values = series.to_numpy(dtype="float64", na_value=np.nan).tolist()
     elif column == "draw_active":
         return series.fillna(False).astype(bool).tolist()
     else:
-        values = series.astype(object)
-        text = ~mask & ~values.map(type).eq(str)
-        if text.any():
-            values = values.where(~text, values.astype(str))
-    return values.where(~mask, None).tolist()
+        values = series.tolist()
+        if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
+            values = [v if isinstance(v, str) else str(v) for v in values]
+    if mask.any():
+        values = [None if missing else value for value, missing in zip(values, mask.tolist(), strict=True)]
+    return values
 
 
 def bulk_insert(conn, table: sa.Table, frame: pd.DataFrame, run_id: int,
