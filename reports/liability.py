@@ -20,16 +20,12 @@ Debits equal credits per currency; a negative figure moves to the other column.
 
 from __future__ import annotations
 
-import csv
-import io
-
 import numpy as np
 import pandas as pd
 
-from compensation.money import format_cents
 from compensation.periods import month_index, month_last_day
 from compensation.results import RunResult
-from reports.register import defused_text as defuse
+from reports.register import csv_bytes, defused_array, money_array
 
 LIABILITY_COLUMNS = ("period", "rep_id", "name", "currency", "held_start", "held", "released", "forfeited",
                      "held_end", "holdback_end", "cash_pending_end", "payable", "draw_balance", "net_liability")
@@ -136,10 +132,6 @@ def journal_csv(result: RunResult) -> bytes:
 
 
 def _csv(frame: pd.DataFrame, columns, money) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    text = {c: (frame[c].map(lambda v: "" if pd.isna(v) else format_cents(int(v))) if c in money
-                else defuse(frame[c])) for c in columns}
-    writer.writerows(zip(*(text[c] for c in columns), strict=True))
-    return buffer.getvalue().encode("utf-8")
+    """Money as `-2000.00` (blank for <NA>), every other cell defused text, as payouts.csv writes them."""
+    return csv_bytes(columns, {c: money_array(frame[c]) if c in money else defused_array(frame[c])
+                               for c in columns})

@@ -2,19 +2,18 @@
 
 The amount is the sum of the rep's register lines, so payroll reconciles to the register
 to the cent. The file is opened in spreadsheets, so a text cell that a spreadsheet would
-read as a formula gets a leading `'` (`reports.register.defused_text`, as in every CSV).
+read as a formula gets a leading `'` (`reports.register.defused_array`, as in every CSV).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pandas as pd
 
-from reports.register import defused_text, money_text
+from reports.register import csv_bytes, defused_array, money_array
 
 PAYROLL_COLUMNS = ("rep_id", "name", "email", "period", "currency", "amount")
+
+
 def payroll_frame(register: pd.DataFrame, reps: pd.DataFrame, period: str) -> pd.DataFrame:
     """Per rep: the register total (cents), with name and email; only totals above 0."""
     if register.empty:
@@ -39,10 +38,5 @@ def payroll_frame(register: pd.DataFrame, reps: pd.DataFrame, period: str) -> pd
 def payroll_csv(register: pd.DataFrame, reps: pd.DataFrame, period: str) -> bytes:
     """`payroll.csv` bytes: rep_id, name, email, period, currency, amount (`2400.00`)."""
     frame = payroll_frame(register, reps, period)
-    text = pd.DataFrame({c: defused_text(frame[c]) for c in PAYROLL_COLUMNS if c != "amount"})
-    text["amount"] = money_text(frame["amount"])
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(PAYROLL_COLUMNS)
-    writer.writerows(text[list(PAYROLL_COLUMNS)].itertuples(index=False, name=None))
-    return buffer.getvalue().encode("utf-8")
+    return csv_bytes(PAYROLL_COLUMNS, {c: money_array(frame[c]) if c == "amount" else defused_array(frame[c])
+                                       for c in PAYROLL_COLUMNS})

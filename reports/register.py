@@ -5,61 +5,118 @@ are fixed: columns in SPEC order, money `-2000.00`, attainment with six decimals
 (`1.083333`, half up), blanks for missing figures, LF line endings, UTF-8, minimal
 quoting. The same frame always gives the same bytes. Rows keep the engine's order.
 Text that came from data is defused against spreadsheet formulas (`defused_text`).
+
+This module is also the one place for cell text: money, fixed decimals, plain and defused
+text, and CSV bytes, used by every CSV and the workbook. Text is built column-wise with
+Arrow's C kernels (`pyarrow.compute`) as string arrays, "" for a blank, because a register
+of 10,000 reps must render in a fraction of a second: no per-value Python on the hot path.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from compensation.money import product_cents
 from compensation.results import EXCEPTION_COLUMNS, REGISTER_COLUMNS
 
 MONEY_COLUMNS = ("credited", "quota", "earned_to_date", "paid_to_date", "amount")
 # What a spreadsheet reads as the start of a formula, and numbers that only look like one.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"
+_FORMULA_START = "^[=+\\-@\t\r]"
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
-def _fixed_text(units: np.ndarray, missing: np.ndarray, decimals: int, index) -> pd.Series:
-    """Integer units of 10**-decimals -> `-12.345678` text, blank where missing (vectorised)."""
-    scale = 10**decimals
+def _csv_specials() -> str:
+    """The RE2 class of characters that make Python's csv.writer quote a field (minimal, LF lines).
+
+    Asked of the csv module itself, because Python versions differ (a lone CR, for one).
+    """
+    quoted = ""
+    for char, pattern in ((",", ","), ('"', '"'), ("\n", "\\n"), ("\r", "\\r")):
+        buffer = io.StringIO(newline="")
+        csv.writer(buffer, lineterminator="\n").writerow([f"a{char}b", "c"])
+        quoted += pattern if buffer.getvalue().startswith('"') else ""
+    return f"[{quoted}]"
+
+
+_CSV_SPECIAL = _csv_specials()
+
+
+def _fixed_text(units: np.ndarray, missing: np.ndarray, decimals: int) -> pa.Array:
+    """Integer units of 10**-decimals -> `-12.345678` text, "" where missing."""
     magnitude = np.abs(units)
-    whole = pd.Series(magnitude // scale).astype(str)
-    frac = pd.Series(magnitude % scale).astype(str).str.zfill(decimals)
-    sign = pd.Series(np.where(units < 0, "-", ""))
-    text = (sign + whole + "." + frac).to_numpy(dtype=object)
-    text[missing] = ""
-    return pd.Series(text, index=index, dtype=object)
+    whole = pc.cast(pa.array(magnitude // 10**decimals), pa.string())
+    frac = pc.utf8_lpad(pc.cast(pa.array(magnitude % 10**decimals), pa.string()), width=decimals, padding="0")
+    sign = pc.if_else(pa.array(units < 0), "-", "")
+    return pc.if_else(pa.array(missing), "", pc.binary_join_element_wise(sign, whole, ".", frac, ""))
+
+
+def money_array(cents) -> pa.Array:
+    """Cents (ints, <NA> blank) -> `-2000.00` text, "" where missing: the one money text of every file."""
+    values = pd.array(cents, dtype="Int64")
+    units = values.to_numpy(dtype=np.int64, na_value=0)
+    return _fixed_text(units, np.asarray(values.isna()), 2)
 
 
 def money_text(cents: pd.Series) -> pd.Series:
     """Int64 cents -> `-2000.00` text, blank where <NA>."""
-    values = pd.array(cents, dtype="Int64")
-    units = np.asarray(values.fillna(0).to_numpy(dtype=np.int64))
-    return _fixed_text(units, np.asarray(values.isna()), 2, cents.index)
+    return pd.Series(money_array(cents).to_numpy(zero_copy_only=False), index=cents.index, dtype=object)
 
 
-def attainment_text(attainment: pd.Series) -> pd.Series:
-    """Fraction -> six decimals, half up on the decimal text of the float; blank where NaN."""
-    values = pd.to_numeric(attainment, errors="coerce").astype("float64").to_numpy()
+def attainment_array(attainment) -> pa.Array:
+    """Fraction -> six decimals, half up on the decimal text of the float; "" where NaN."""
+    values = pd.to_numeric(pd.Series(attainment), errors="coerce").astype("float64").to_numpy()
     missing = ~np.isfinite(values)
     micro = np.zeros(len(values), dtype=np.int64)
     if (~missing).any():
         # product_cents scales by 100 and rounds half up exactly; x 10,000 more gives 1e-6 units.
         micro[~missing] = product_cents(values[~missing], np.full((~missing).sum(), 10_000.0))
-    return _fixed_text(micro, missing, 6, attainment.index)
+    return _fixed_text(micro, missing, 6)
 
 
-def _plain_text(column: pd.Series) -> pd.Series:
-    """Text cells: blank for missing values, `str` otherwise."""
-    mask = column.isna().to_numpy()
-    text = column.astype(object).to_numpy(copy=True)
-    text[mask] = ""
-    return pd.Series([str(v) for v in text], index=column.index, dtype=object)
+def attainment_text(attainment: pd.Series) -> pd.Series:
+    """Fraction -> six decimals as a Series (see `attainment_array`)."""
+    text = attainment_array(attainment).to_numpy(zero_copy_only=False)
+    return pd.Series(text, index=attainment.index, dtype=object)
+
+
+def plain_array(column) -> pa.Array:
+    """Text cells: "" for missing values, `str` of the value otherwise.
+
+    Strings and integers convert in Arrow (the same text as `str`); anything else
+    (floats, whose Arrow text differs from `str`, dates, mixed objects) goes value by value.
+    """
+    try:
+        array = pa.array(column, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        array = None
+    if array is not None and (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+                              or pa.types.is_integer(array.type)):
+        return pc.fill_null(pc.cast(array, pa.string()), "")
+    if array is not None and pa.types.is_null(array.type):
+        return pa.array([""] * len(array), pa.string())
+    values = pd.Series(column, dtype=object)
+    mask = values.isna().to_numpy()
+    return pa.array(["" if m else str(v) for v, m in zip(values.tolist(), mask, strict=True)], pa.string())
+
+
+def defused_array(column) -> pa.Array:
+    """Text that came from data, safe to open in a spreadsheet (see `defused_text`)."""
+    text = plain_array(column)
+    risky = pc.match_substring_regex(text, _FORMULA_START)
+    if not pc.any(risky).as_py():
+        return text
+    # Few values start like a formula: judge each distinct one with Python's regex (Unicode digits).
+    candidates = pc.unique(pc.filter(text, risky)).to_pylist()
+    formulas = pa.array([v for v in candidates if not _PLAIN_NUMBER.fullmatch(v)], pa.string())
+    defuse = pc.is_in(text, value_set=formulas)
+    return pc.if_else(defuse, pc.binary_join_element_wise("'", text, ""), text)
 
 
 def defused_text(column: pd.Series) -> pd.Series:
@@ -69,48 +126,64 @@ def defused_text(column: pd.Series) -> pd.Series:
     carriage return) gets a leading `'`, unless it is a plain number such as `-9009`,
     which is data, not a formula.
     """
-    codes, uniques = pd.factorize(_plain_text(column), sort=False)  # columns repeat: judge each value once
-    text = pd.Series(uniques, dtype=object)
-    risky = text.str.startswith(_FORMULA_START) & ~text.str.fullmatch(_PLAIN_NUMBER)
-    return pd.Series(text.where(~risky, "'" + text).to_numpy(dtype=object)[codes], index=column.index,
-                     dtype=object)
+    return pd.Series(defused_array(column).to_numpy(zero_copy_only=False), index=column.index, dtype=object)
 
 
-def _csv_bytes(columns: tuple[str, ...], frame: pd.DataFrame) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(columns)
-    writer.writerows(frame[list(columns)].itertuples(index=False, name=None))
-    return buffer.getvalue().encode("utf-8")
+def joined_bytes(lines: pa.Array) -> bytes:
+    """The UTF-8 bytes of a string array's values end to end, straight from its data buffer."""
+    if lines.null_count:
+        raise ValueError("a text row is missing")
+    if not len(lines):
+        return b""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64 if pa.types.is_large_string(lines.type)
+                            else np.int32)
+    start, end = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
+    return lines.buffers()[2].slice(start, end - start).to_pybytes()
 
 
-def register_text(register: pd.DataFrame) -> pd.DataFrame:
+def csv_bytes(columns: tuple[str, ...], cells: dict[str, pa.Array]) -> bytes:
+    """Header and rows, byte for byte as csv.writer writes them (minimal quoting, LF), from text arrays."""
+    header = ",".join(columns) + "\n"
+    if not len(cells[columns[0]]):
+        return header.encode("utf-8")
+    quoted = []
+    for column in columns:
+        text = cells[column]
+        special = pc.match_substring_regex(text, _CSV_SPECIAL)
+        if pc.any(special).as_py():
+            wrapped = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+            text = pc.if_else(special, wrapped, text)
+        quoted.append(text)
+    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*quoted, ","), "\n", "")
+    return header.encode("utf-8") + joined_bytes(lines)
+
+
+def register_text(register: pd.DataFrame) -> dict[str, pa.Array]:
     """The register as the text cells of payouts.csv (helper columns dropped)."""
-    out = pd.DataFrame(index=register.index)
+    out = {}
     for column in REGISTER_COLUMNS:
         if column in MONEY_COLUMNS:
-            out[column] = money_text(register[column])
+            out[column] = money_array(register[column])
         elif column == "attainment":
-            out[column] = attainment_text(register[column])
+            out[column] = attainment_array(register[column])
         else:
-            out[column] = defused_text(register[column])
+            out[column] = defused_array(register[column])
     return out
 
 
 def payouts_csv(register: pd.DataFrame) -> bytes:
     """`payouts.csv` bytes (SPEC section 6) from `RunResult.register`, in the engine's order."""
-    return _csv_bytes(REGISTER_COLUMNS, register_text(register))
+    return csv_bytes(REGISTER_COLUMNS, register_text(register))
 
 
 def exceptions_csv(exceptions: pd.DataFrame) -> bytes:
     """`exceptions.csv` bytes: period, severity, table, row, txn_id, rep_id, reason."""
-    out = pd.DataFrame(index=exceptions.index)
+    out = {}
     for column in EXCEPTION_COLUMNS:
         values = (exceptions[column] if column in exceptions
-                  else pd.Series(pd.NA, index=exceptions.index))
+                  else pd.Series(pd.NA, index=exceptions.index, dtype=object))
         if column == "row":
-            rows = pd.to_numeric(values, errors="coerce").astype("Int64")
-            out[column] = _plain_text(rows)
+            out[column] = plain_array(pd.to_numeric(values, errors="coerce").astype("Int64"))
         else:
-            out[column] = defused_text(values)
-    return _csv_bytes(EXCEPTION_COLUMNS, out)
+            out[column] = defused_array(values)
+    return csv_bytes(EXCEPTION_COLUMNS, out)
