@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -302,7 +302,7 @@ class Ledger:
 
     def commit_run(self, result: RunResult, audit: Audit,
                    checkpoint: Callable[[str], None] | None = None,
-                   snapshot: dict[str, bytes] | None = None) -> int:
+                   snapshot: Mapping[str, bytes] | None = None) -> int:
         """Store a run of an open month, superseding its draft, in one transaction.
 
         `checkpoint("mid-commit")` is called inside the transaction once part of the

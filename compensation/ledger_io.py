@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from compensation.ledger_schema import MONEY_COLUMNS, run_inputs
 from compensation.results import InputFile
 
-CHUNK = 10_000  # rows per executemany batch: bounded memory, few round trips
+MAX_PARAMETERS = 999  # per statement: the least any SQLite build allows
 
 
 def with_columns(frame: pd.DataFrame, columns: tuple[str, ...], **constants) -> pd.DataFrame:
@@ -53,10 +53,12 @@ def native(series: pd.Series, column: str) -> list:
 
 def bulk_insert(conn, table: sa.Table, frame: pd.DataFrame, run_id: int,
                  seq: bool = False) -> None:
-    """Insert a frame straight through the driver: COPY on PostgreSQL, executemany on SQLite.
+    """Insert a frame straight through the driver: COPY on PostgreSQL, multi-row INSERTs otherwise.
 
     SQLAlchemy's per-row parameter handling costs more than the database itself at
-    100k+ rows, so the rows go to the DBAPI as tuples, in chunks.
+    100k+ rows, so the rows go to the DBAPI as tuples; on SQLite each INSERT carries as
+    many rows as 999 parameters allow (per-statement work is paid once per batch). A
+    column with no value in any row is left out (it is NULL): sqlite3 binds None slowly.
     """
     n = len(frame)
     if n == 0:
@@ -64,28 +66,30 @@ def bulk_insert(conn, table: sa.Table, frame: pd.DataFrame, run_id: int,
     columns = {"run_id": [run_id] * n}
     if seq:
         columns["seq"] = list(range(n))
-    columns.update({c: native(frame[c], c) for c in frame.columns})
-    names = list(columns)
-    rows = zip(*(columns[k] for k in names), strict=True)
+    for name in frame.columns:
+        values = native(frame[name], name)
+        if values[0] is not None or values.count(None) < n:
+            columns[name] = values
+    rows = zip(*columns.values(), strict=True)
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote
-    cols = ", ".join(quote(c) for c in names)
+    cols = ", ".join(quote(c) for c in columns)
     dbapi = conn.connection.dbapi_connection
     if dialect.name == "postgresql" and dialect.driver == "psycopg":
-        with dbapi.cursor() as cur, cur.copy(
-                f"COPY {quote(table.name)} ({cols}) FROM STDIN") as copy:
+        with dbapi.cursor() as cur, cur.copy(f"COPY {quote(table.name)} ({cols}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         return
-    marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(names))
-    sql = f"INSERT INTO {quote(table.name)} ({cols}) VALUES ({marks})"
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    row_marks = "(" + ", ".join([mark] * len(columns)) + ")"
+    per = max(1, MAX_PARAMETERS // len(columns))
+    full, rest = divmod(n, per)
+    batches = (list(itertools.chain.from_iterable(itertools.islice(rows, per))) for _ in range(full))
     cur = dbapi.cursor()
     try:
-        while True:
-            chunk = list(itertools.islice(rows, CHUNK))
-            if not chunk:
-                break
-            cur.executemany(sql, chunk)
+        cur.executemany(f"INSERT INTO {quote(table.name)} ({cols}) VALUES {', '.join([row_marks] * per)}", batches)
+        if rest:
+            cur.executemany(f"INSERT INTO {quote(table.name)} ({cols}) VALUES {row_marks}", rows)
     finally:
         cur.close()
 

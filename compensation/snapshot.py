@@ -1,14 +1,17 @@
 """A committed run kept whole, so it can be rendered again without recalculating.
 
 Each frame of a `RunResult` is stored as a Parquet blob (zstd) beside the run's rows in
-the ledger, in the same transaction; the plans are stored as JSON. `unpack` rebuilds
-the very `RunResult` that was committed: rendering it gives the same files.
+the ledger, in the same transaction (the blobs are written on a background thread while
+the rows go in); the plans are stored as JSON. `unpack` rebuilds the very `RunResult`
+that was committed: rendering it gives the same files.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -25,16 +28,46 @@ SAMPLE = 2000  # rows looked at to tell a unique column (an id, an amount) from 
 OPTIONAL = ("timing",)  # added later (issue 17): runs kept before it render without held balances
 
 
-def pack(result: RunResult) -> dict[str, bytes]:
-    """The parts to store for a run: one Parquet blob per frame, plus `plans` as JSON."""
-    parts = {name: _parquet(getattr(result, name)) for name in FRAMES}
+def pack(result: RunResult) -> Parts:
+    """The parts to store for a run: one Parquet blob per frame, plus `plans` as JSON.
+
+    The frames are turned into Arrow tables here; their Parquet is written on a
+    background thread (it releases the GIL), so it overlaps the ledger's row inserts.
+    """
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="icm-snapshot")
+    try:
+        parts: dict[str, bytes | Future[bytes]] = {
+            name: writer.submit(_write, *_arrow(getattr(result, name))) for name in FRAMES}
+    finally:
+        writer.shutdown(wait=False)  # the thread ends once the blobs are written
     plans = {pid: plan.model_dump(mode="json", by_alias=True) for pid, plan in result.plans.items()}
     parts["plans"] = json.dumps(plans, sort_keys=True).encode()
     parts["period"] = result.period.encode()
-    return parts
+    return Parts(parts)
 
 
-def unpack(parts: dict[str, bytes], workspace: Workspace, inputs: tuple[InputFile, ...], run_id: int) -> RunResult:
+class Parts(Mapping[str, bytes]):
+    """A run's stored parts, some maybe still being written: reading one waits for it.
+
+    The ledger reads them last, inside the transaction that stores the run's rows, so a
+    failed write rolls the whole run back like any other error.
+    """
+
+    def __init__(self, parts: dict[str, bytes | Future[bytes]]):
+        self._parts = parts
+
+    def __getitem__(self, name: str) -> bytes:
+        part = self._parts[name]
+        return part.result() if isinstance(part, Future) else part
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parts)
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+
+def unpack(parts: Mapping[str, bytes], workspace: Workspace, inputs: tuple[InputFile, ...], run_id: int) -> RunResult:
     """The committed `RunResult` from its stored parts."""
     missing = [name for name in (*FRAMES, "plans", "period") if name not in parts and name not in OPTIONAL]
     if missing:
@@ -46,7 +79,12 @@ def unpack(parts: dict[str, bytes], workspace: Workspace, inputs: tuple[InputFil
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
-    """One frame as zstd Parquet, each large column encoded the cheap way for what it holds.
+    """One frame as a Parquet blob, at once."""
+    return _write(*_arrow(frame))
+
+
+def _arrow(frame: pd.DataFrame) -> tuple[pa.Table, list[str], dict[str, str]]:
+    """A frame as an Arrow table, with the columns to dictionary-encode and the ones to byte-stream-split.
 
     Converting a million Python strings dominates the cost, so text with few distinct
     values (rep, line, period, type) goes in as dictionaries, encoded once per distinct
@@ -67,7 +105,11 @@ def _parquet(frame: pd.DataFrame) -> bytes:
             dictionary.append(name)
         elif column.dtype.kind in "iuf":
             split[name] = "BYTE_STREAM_SPLIT"
-    table = pa.Table.from_pandas(pd.DataFrame(columns, copy=False), preserve_index=False)
+    return pa.Table.from_pandas(pd.DataFrame(columns, copy=False), preserve_index=False), dictionary, split
+
+
+def _write(table: pa.Table, dictionary: list[str], split: dict[str, str]) -> bytes:
+    """A table as zstd Parquet bytes."""
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd", compression_level=1, write_statistics=False,
                    use_dictionary=dictionary, column_encoding=split)
