@@ -49,16 +49,19 @@ _CSV_SPECIAL = _csv_specials()
 
 
 def _fixed_text(units: np.ndarray, missing: np.ndarray, decimals: int) -> pa.Array:
-    """Integer units of 10**-decimals -> `-12.345678` text, "" where missing."""
+    """Integer units of 10**-decimals -> `-12.345678` text, null where missing."""
     magnitude = np.abs(units)
-    whole = pc.cast(pa.array(magnitude // 10**decimals), pa.string())
+    whole = pc.cast(pa.array(magnitude // 10**decimals, mask=missing), pa.string())
     frac = pc.utf8_lpad(pc.cast(pa.array(magnitude % 10**decimals), pa.string()), width=decimals, padding="0")
     sign = pc.if_else(pa.array(units < 0), "-", "")
-    return pc.if_else(pa.array(missing), "", pc.binary_join_element_wise(sign, whole, ".", frac, ""))
+    return pc.binary_join_element_wise(sign, whole, ".", frac, "")  # a null piece makes a null cell
 
 
 def money_array(cents) -> pa.Array:
-    """Cents (ints, <NA> blank) -> `-2000.00` text, "" where missing: the one money text of every file."""
+    """Cents (ints, <NA> blank) -> `-2000.00` text, null where missing: the one money text of every file.
+
+    Cell text arrays carry blanks as nulls: joins drop them (CSV) or skip the cell (workbook).
+    """
     values = pd.array(cents, dtype="Int64")
     units = values.to_numpy(dtype=np.int64, na_value=0)
     return _fixed_text(units, np.asarray(values.isna()), 2)
@@ -66,11 +69,11 @@ def money_array(cents) -> pa.Array:
 
 def money_text(cents: pd.Series) -> pd.Series:
     """Int64 cents -> `-2000.00` text, blank where <NA>."""
-    return pd.Series(money_array(cents).to_numpy(zero_copy_only=False), index=cents.index, dtype=object)
+    return _series(money_array(cents), cents.index)
 
 
 def attainment_array(attainment) -> pa.Array:
-    """Fraction -> six decimals, half up on the decimal text of the float; "" where NaN."""
+    """Fraction -> six decimals, half up on the decimal text of the float; null where NaN."""
     values = pd.to_numeric(pd.Series(attainment), errors="coerce").astype("float64").to_numpy()
     missing = ~np.isfinite(values)
     micro = np.zeros(len(values), dtype=np.int64)
@@ -82,12 +85,11 @@ def attainment_array(attainment) -> pa.Array:
 
 def attainment_text(attainment: pd.Series) -> pd.Series:
     """Fraction -> six decimals as a Series (see `attainment_array`)."""
-    text = attainment_array(attainment).to_numpy(zero_copy_only=False)
-    return pd.Series(text, index=attainment.index, dtype=object)
+    return _series(attainment_array(attainment), attainment.index)
 
 
 def plain_array(column) -> pa.Array:
-    """Text cells: "" for missing values, `str` of the value otherwise.
+    """Text cells: null for missing values, `str` of the value otherwise.
 
     Strings and integers convert in Arrow (the same text as `str`); anything else
     (floats, whose Arrow text differs from `str`, dates, mixed objects) goes value by value.
@@ -98,12 +100,12 @@ def plain_array(column) -> pa.Array:
         array = None
     if array is not None and (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
                               or pa.types.is_integer(array.type)):
-        return pc.fill_null(pc.cast(array, pa.string()), "")
+        return pc.cast(array, pa.string())
     if array is not None and pa.types.is_null(array.type):
-        return pa.array([""] * len(array), pa.string())
+        return pa.nulls(len(array), pa.string())
     values = pd.Series(column, dtype=object)
     mask = values.isna().to_numpy()
-    return pa.array(["" if m else str(v) for v, m in zip(values.tolist(), mask, strict=True)], pa.string())
+    return pa.array([None if m else str(v) for v, m in zip(values.tolist(), mask, strict=True)], pa.string())
 
 
 def defused_array(column) -> pa.Array:
@@ -126,7 +128,12 @@ def defused_text(column: pd.Series) -> pd.Series:
     carriage return) gets a leading `'`, unless it is a plain number such as `-9009`,
     which is data, not a formula.
     """
-    return pd.Series(defused_array(column).to_numpy(zero_copy_only=False), index=column.index, dtype=object)
+    return _series(defused_array(column), column.index)
+
+
+def _series(text: pa.Array, index) -> pd.Series:
+    """Cell text as a Series of str, "" for blanks."""
+    return pd.Series(pc.fill_null(text, "").to_numpy(zero_copy_only=False), index=index, dtype=object)
 
 
 def joined_bytes(lines: pa.Array) -> bytes:
@@ -142,7 +149,10 @@ def joined_bytes(lines: pa.Array) -> bytes:
 
 
 def csv_bytes(columns: tuple[str, ...], cells: dict[str, pa.Array]) -> bytes:
-    """Header and rows, byte for byte as csv.writer writes them (minimal quoting, LF), from text arrays."""
+    """Header and rows, byte for byte as csv.writer writes them (minimal quoting, LF), from text arrays.
+
+    A null cell is blank; fields with a comma, quote or newline are quoted, quotes doubled.
+    """
     header = ",".join(columns) + "\n"
     if not len(cells[columns[0]]):
         return header.encode("utf-8")
@@ -154,7 +164,8 @@ def csv_bytes(columns: tuple[str, ...], cells: dict[str, pa.Array]) -> bytes:
             wrapped = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
             text = pc.if_else(special, wrapped, text)
         quoted.append(text)
-    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*quoted, ","), "\n", "")
+    quoted[-1] = pc.binary_join_element_wise(quoted[-1], "\n", "", null_handling="replace")  # ends each line
+    lines = pc.binary_join_element_wise(*quoted, ",", null_handling="replace")
     return header.encode("utf-8") + joined_bytes(lines)
 
 

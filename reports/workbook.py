@@ -81,7 +81,8 @@ class _Sheet:
         numbers = pc.cast(pa.array(np.arange(self.rows + 1, self.rows + 1 + count)), pa.string())
         cells = [_cells_xml(kind, values, get_column_letter(i), numbers, self.style_ids)
                  for i, (kind, values) in enumerate(zip(kinds or self.kinds, columns, strict=False), start=1)]
-        self.xml.append(joined_bytes(pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", "")))
+        rows = pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", "", null_handling="replace")
+        self.xml.append(joined_bytes(rows))  # a null cell is a blank: no <c> at all
         self.rows += count
 
     def finish(self, *, autofilter: bool = True) -> None:
@@ -98,21 +99,20 @@ def _numbers(values) -> np.ndarray:
 
 
 def _number_text(kind: str, values) -> pa.Array:
-    """Money `-2000.00`, percent as Python's `repr` of the float (`1.0`), int as `12`; "" for blanks."""
+    """Money `-2000.00`, percent as Python's `repr` of the float (`1.0`), int as `12`; null for blanks."""
     if kind == "money":
         return money_array(values)
     floats = _numbers(values)
-    finite = np.isfinite(floats)
+    blank = ~np.isfinite(floats)
     if kind == "int":
-        text = pc.cast(pa.array(np.where(finite, np.round(floats), 0).astype("int64")), pa.string())
-        return pc.if_else(pa.array(finite), text, "")
+        return pc.cast(pa.array(np.where(blank, 0, np.round(floats)).astype("int64"), mask=blank), pa.string())
     # Arrow's float text is not repr's (`1` for 1.0): repr each value, as Excel reads it back exactly.
-    return pa.array([repr(v) if ok else "" for v, ok in zip(floats.tolist(), finite.tolist(), strict=True)],
-                    pa.string())
+    text = pa.array(list(map(repr, floats.tolist())), pa.string())
+    return pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), text)
 
 
 def _escaped_text(values) -> tuple[pa.Array, np.ndarray]:
-    """Distinct text values escaped for XML ("" when blank) and each row's index into them (-1: missing).
+    """Distinct text values escaped for XML and each row's index into them (-1: missing).
 
     Register columns repeat (period, name, line, currency): each distinct value is escaped once.
     """
@@ -125,17 +125,15 @@ def _escaped_text(values) -> tuple[pa.Array, np.ndarray]:
 
 
 def _cells_xml(kind: str, values, column: str, numbers: pa.Array, style_ids) -> pa.Array:
-    """One column's cells as SpreadsheetML text ("" for blanks), built by Arrow kernels."""
+    """One column's cells as SpreadsheetML text (null for blanks: missing or empty), built by Arrow kernels."""
     if kind in ("money", "percent", "int"):
-        text = _number_text(kind, values)
         style = f' s="{style_ids[kind]}"' if kind in style_ids else ""
-        cells = pc.binary_join_element_wise('<c r="', column, numbers, f'"{style}><v>', text, "</v></c>", "")
-        return pc.if_else(pc.equal(text, ""), "", cells)
+        return pc.binary_join_element_wise(f'<c r="{column}', numbers, f'"{style}><v>', _number_text(kind, values),
+                                           "</v></c>", "")
     uniques, codes = _escaped_text(values)
     tails = pc.binary_join_element_wise('" t="inlineStr"><is><t xml:space="preserve">', uniques, "</t></is></c>", "")
-    tails = pc.if_else(pc.equal(uniques, ""), "", tails)
-    tail = pc.fill_null(pc.take(tails, pa.array(codes, mask=codes < 0)), "")
-    return pc.if_else(pc.equal(tail, ""), "", pc.binary_join_element_wise('<c r="', column, numbers, tail, ""))
+    tails = pc.if_else(pc.equal(uniques, ""), pa.scalar(None, pa.string()), tails)
+    return pc.binary_join_element_wise(f'<c r="{column}', numbers, pc.take(tails, pa.array(codes, mask=codes < 0)), "")
 
 
 def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
@@ -187,8 +185,8 @@ def summary_frame(result: RunResult) -> tuple[pd.DataFrame, list[str]]:
     for plan in result.plans.values():
         components += [c.id for c in plan.components if c.id not in components]
     comp_rows = register[register["kind"] == "component"]
-    attainment = comp_rows.pivot_table(index="rep_id", columns="line", values="attainment",
-                                       aggfunc="first", dropna=False)
+    # The first attainment that is not NaN per rep and component (pivot_table's "first", 10x faster).
+    attainment = comp_rows.groupby(["rep_id", "line"], sort=False)["attainment"].first().unstack()
     components = [c for c in components if c in attainment.columns]
     for component in components:
         out[component] = attainment[component].reindex(out.index)
@@ -202,9 +200,10 @@ def _totals_rows(sheet: _Sheet, frame: pd.DataFrame, money: dict[int, str]) -> N
     """
     sheet.finish()
     sheet.rows += 1
-    currencies = frame["currency"].fillna("").astype(str)
-    for currency in sorted(currencies.unique()):
-        mine = frame[currencies.to_numpy() == currency]
+    currencies = frame["currency"].fillna("").astype(str).to_numpy()
+    cents = {i: pd.to_numeric(frame[c]).fillna(0).to_numpy() for i, c in money.items()}
+    for currency in sorted(set(currencies)):
+        mine = currencies == currency
         label = f"Total {currency}".strip()
         columns, kinds = [], []
         for i in range(sheet.width):
@@ -212,7 +211,7 @@ def _totals_rows(sheet: _Sheet, frame: pd.DataFrame, money: dict[int, str]) -> N
                 columns.append(np.array([label], dtype=object))
                 kinds.append("text")
             elif i in money:
-                columns.append(np.array([int(pd.to_numeric(mine[money[i]]).fillna(0).sum())], dtype=object))
+                columns.append(np.array([int(cents[i][mine].sum())], dtype=object))
                 kinds.append("money")
             else:
                 columns.append(np.array([None], dtype=object))
