@@ -31,7 +31,7 @@ from openpyxl.utils import get_column_letter
 
 from compensation.results import EXCEPTION_COLUMNS, REGISTER_COLUMNS, RunResult
 from reports.liability import LIABILITY_COLUMNS, liability_frame
-from reports.register import joined_bytes, money_array
+from reports.register import joined_bytes, money_array, plain_array
 
 MONEY_FORMAT = "#,##0.00;-#,##0.00"
 PERCENT_FORMAT = "0.0%"
@@ -111,17 +111,17 @@ def _number_text(kind: str, values) -> pa.Array:
     return pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), text)
 
 
-def _escaped_text(values) -> tuple[pa.Array, np.ndarray]:
-    """Distinct text values escaped for XML and each row's index into them (-1: missing).
+def _escaped_text(values) -> tuple[pa.Array, pa.Array]:
+    """Distinct text values escaped for XML and each row's index into them (null: missing).
 
     Register columns repeat (period, name, line, currency): each distinct value is escaped once.
+    Arrow's dictionary keeps text with a NUL apart (pandas' factorize merges it with "").
     """
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    text = pa.array(pd.Series(uniques, dtype=object).astype(str).tolist(), pa.string())
-    text = pc.replace_substring_regex(text, _ILLEGAL_XML, "")
+    encoded = pc.dictionary_encode(plain_array(values))
+    text = pc.replace_substring_regex(encoded.dictionary, _ILLEGAL_XML, "")
     for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         text = pc.replace_substring(text, char, entity)
-    return text, codes
+    return text, encoded.indices
 
 
 def _cells_xml(kind: str, values, column: str, numbers: pa.Array, style_ids) -> pa.Array:
@@ -133,7 +133,7 @@ def _cells_xml(kind: str, values, column: str, numbers: pa.Array, style_ids) -> 
     uniques, codes = _escaped_text(values)
     tails = pc.binary_join_element_wise('" t="inlineStr"><is><t xml:space="preserve">', uniques, "</t></is></c>", "")
     tails = pc.if_else(pc.equal(uniques, ""), pa.scalar(None, pa.string()), tails)
-    return pc.binary_join_element_wise(f'<c r="{column}', numbers, pc.take(tails, pa.array(codes, mask=codes < 0)), "")
+    return pc.binary_join_element_wise(f'<c r="{column}', numbers, pc.take(tails, codes), "")
 
 
 def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
