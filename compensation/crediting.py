@@ -15,6 +15,7 @@ import pandas as pd
 
 from compensation.assignments import match_by_date, plan_values
 from compensation.errors import Problem
+from compensation.periods import month_indexes
 from compensation.plan import Plan
 
 # Columns of a transaction that are its own even when it is a cancellation (rule 2).
@@ -111,8 +112,7 @@ def credit_lines(
     columns["credit_key"] = credit_key[line_txn]
     columns.update(rep_id=rep_id, share=share, role=role, via_rep_id=via, assignment=assignment,
                    plan_id=plan_id)
-    # Month index (year * 12 + month - 1) straight from the datetime64 values.
-    columns["month"] = columns["date"].astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    columns["month"] = month_indexes(columns["date"])
     return pd.DataFrame(columns, copy=False), problems
 
 

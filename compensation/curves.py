@@ -72,11 +72,19 @@ def curve_targets(rows: pd.DataFrame, assignments: pd.DataFrame,
     keys = ["rep_id", "line", "attainment_period"]
     parts = rows[keys].drop_duplicates().merge(
         assignments[["rep_id", "assignment", "plan_id", "start", "end", "target_incentive"]], on="rep_id")
-    weights = {(pid, c.id): (c.payout_curve.weight, PERIOD_SHARE[c.attainment_period])
-               for pid, p in plans.items() for c in p.components if c.payout_curve}
-    pair = list(zip(parts["plan_id"], parts["line"], strict=True))
-    parts["weight"] = [weights.get(k, (Decimal(0), Decimal(0)))[0] for k in pair]
-    parts["share"] = [weights.get(k, (Decimal(0), Decimal(0)))[1] for k in pair]
+    # (plan, line) -> weight and period share, looked up through a table of the distinct pairs.
+    plan_codes, plan_ids = pd.factorize(parts["plan_id"].to_numpy(dtype=object))
+    line_codes, line_ids = pd.factorize(parts["line"].to_numpy(dtype=object))
+    weight = np.full((len(plan_ids) + 1, len(line_ids) + 1), Decimal(0), dtype=object)
+    share = weight.copy()
+    line_at = {name: j for j, name in enumerate(line_ids)}
+    for i, pid in enumerate(plan_ids):
+        for c in plans[pid].components if pid in plans else ():
+            if c.payout_curve and c.id in line_at:
+                j = line_at[c.id]
+                weight[i, j], share[i, j] = c.payout_curve.weight, PERIOD_SHARE[c.attainment_period]
+    parts["weight"] = weight[plan_codes, line_codes]  # code -1 (missing) picks the last row/column: 0
+    parts["share"] = share[plan_codes, line_codes]
     bounds = {p: tuple(pd.Timestamp(d) for d in calendar.day_bounds(p)) for p in parts["attainment_period"].unique()}
     first = parts["attainment_period"].map({p: b[0] for p, b in bounds.items()})
     last = parts["attainment_period"].map({p: b[1] for p, b in bounds.items()})

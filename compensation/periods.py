@@ -45,6 +45,22 @@ def month_last_day(index: int) -> date:
     return month_first_day(index + 1) - timedelta(days=1)
 
 
+def month_indexes(dates: np.ndarray) -> np.ndarray:
+    """Month index of each datetime64 value (no NaT), looked up per day of their range.
+
+    numpy's conversion to months works out a calendar date per value; a million dates
+    span a few hundred days, each converted once.
+    """
+    days = np.asarray(dates, dtype="datetime64[ns]").astype("datetime64[D]").view(np.int64)
+    if not len(days):
+        return np.empty(0, dtype=np.int64)
+    low, high = int(days.min()), int(days.max())
+    if high - low > 200_000:  # centuries apart: convert each value
+        return days.view("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    span = np.arange(low, high + 1).view("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    return span[days - low]
+
+
 def months_of_dates(dates: pd.Series) -> np.ndarray:
     """Month index of each date (datetime64 series)."""
     return (dates.dt.year.to_numpy() * 12 + dates.dt.month.to_numpy() - 1).astype(np.int64)
