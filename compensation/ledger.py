@@ -26,7 +26,7 @@ from sqlalchemy import exc as sa_exc
 
 from compensation.digest import fingerprint
 from compensation.errors import IcmError, UsageError
-from compensation.ledger_io import bulk_insert, changes, empty, frame, insert_inputs, with_columns
+from compensation.ledger_io import bulk_insert, changes, cheap_blob_toast, empty, frame, insert_inputs, with_columns
 from compensation.ledger_schema import (
     CLOSED,
     DRAFT,
@@ -344,6 +344,7 @@ class Ledger:
             bulk_insert(conn, settlements, with_columns(result.settlement, SETTLEMENT_COLUMNS), run_id)
             moved = result.timing[(result.timing[["withheld", "released", "forfeited"]] != 0).any(axis=1)]
             bulk_insert(conn, held_flows, with_columns(moved, HELD_FLOW_COLUMNS), run_id)
+            cheap_blob_toast(conn)
             for part, data in (snapshot or {}).items():
                 conn.execute(run_snapshots.insert().values(run_id=run_id, part=part, data=data))
             conn.execute(events.insert().values(
