@@ -38,7 +38,7 @@ def liability_frame(result: RunResult) -> pd.DataFrame:
     """Per rep (sorted) then one `Total` row per currency; money in int64 cents."""
     t = result.timing
     s = result.settlement
-    reps = sorted(set(t["rep_id"]) | set(s["rep_id"]))
+    reps = pd.Index(sorted(set(t["rep_id"]) | set(s["rep_id"])), dtype=object)  # one array, reused by reindex
     by_rep = t.assign(
         held_in=-t["held"], holdback_end=np.where(t["source"] == "holdback", t["balance_after"], 0),
         cash_end=np.where(t["source"] == "cash", t["balance_after"], 0),
