@@ -106,9 +106,25 @@ def _number_text(kind: str, values) -> pa.Array:
     blank = ~np.isfinite(floats)
     if kind == "int":
         return pc.cast(pa.array(np.where(blank, 0, np.round(floats)).astype("int64"), mask=blank), pa.string())
-    # Arrow's float text is not repr's (`1` for 1.0): repr each value, as Excel reads it back exactly.
-    text = pa.array(list(map(repr, floats.tolist())), pa.string())
-    return pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), text)
+    return _float_text(floats, blank)
+
+
+def _float_text(floats: np.ndarray, blank: np.ndarray) -> pa.Array:
+    """Python's `repr` of each float (`1.0`, `0.1234565`, `1e-05`: Excel reads it back exactly), null if blank.
+
+    Arrow's float text has repr's digits and layout for magnitudes in [1e-4, 1e9) but drops the
+    `.0` of whole numbers (`1`); other magnitudes (zero, tiny, huge: rare) are repr'd one by one.
+    """
+    magnitude = np.abs(floats)
+    arrow_ok = (magnitude >= 1e-4) & (magnitude < 1e9)
+    text = pc.cast(pa.array(floats, mask=blank), pa.string())
+    with np.errstate(invalid="ignore"):  # a signalling NaN only warns; it is blank anyway
+        whole = pa.array(arrow_ok & (floats == np.trunc(floats)))
+    text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
+    others = ~arrow_ok & ~blank
+    if others.any():
+        text = pc.replace_with_mask(text, pa.array(others), pa.array(list(map(repr, floats[others].tolist()))))
+    return text
 
 
 def _escaped_text(values) -> tuple[pa.Array, pa.Array]:

@@ -20,7 +20,7 @@ from compensation.results import EXCEPTION_COLUMNS
 from reports.liability import _csv as liability_text_csv
 from reports.payroll import payroll_csv
 from reports.register import exceptions_csv, money_array, payouts_csv
-from reports.workbook import _Sheet
+from reports.workbook import _float_text, _Sheet
 
 HEADER = "period,rep_id,name,line,credited,quota,attainment,earned_to_date,paid_to_date,amount,currency\n"
 
@@ -117,3 +117,12 @@ def test_workbook_rows_are_typed_escaped_and_skip_blanks():
 def test_money_text_is_format_cents(cents):
     text = money_array(pd.array(cents, dtype="Int64")).to_pylist()
     assert text == [None if c is None else format_cents(c) for c in cents]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=20))
+def test_workbook_percent_text_is_python_repr(values):
+    floats = np.array(values, dtype="float64")
+    blank = ~np.isfinite(floats)
+    text = _float_text(floats, blank).to_pylist()
+    assert text == [None if not np.isfinite(v) else repr(float(v)) for v in values]
