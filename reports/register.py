@@ -49,12 +49,18 @@ _CSV_SPECIAL = _csv_specials()
 
 
 def _fixed_text(units: np.ndarray, missing: np.ndarray, decimals: int) -> pa.Array:
-    """Integer units of 10**-decimals -> `-12.345678` text, null where missing."""
-    magnitude = np.abs(units)
-    whole = pc.cast(pa.array(magnitude // 10**decimals, mask=missing), pa.string())
-    frac = pc.utf8_lpad(pc.cast(pa.array(magnitude % 10**decimals), pa.string()), width=decimals, padding="0")
-    sign = pc.if_else(pa.array(units < 0), "-", "")
-    return pc.binary_join_element_wise(sign, whole, ".", frac, "")  # a null piece makes a null cell
+    """Integer units of 10**-decimals -> `-12.345678` text, null where missing.
+
+    The digits of |units|, padded to one more than `decimals`, get the point inserted; a sign
+    only where negative (most money is not).
+    """
+    digits = pc.cast(pa.array(np.abs(units), mask=missing), pa.string())
+    digits = pc.utf8_lpad(digits, width=decimals + 1, padding="0")
+    text = pc.utf8_replace_slice(digits, start=-decimals, stop=-decimals, replacement=".")
+    negative = units < 0
+    if negative.any():
+        text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
+    return text
 
 
 def money_array(cents) -> pa.Array:
