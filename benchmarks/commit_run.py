@@ -1,6 +1,6 @@
 """Benchmark: committing a run, i.e. `snapshot.pack` and `Ledger.commit_run` (issue 20, item 5).
 
-    python benchmarks/commit_run.py [--repeat 5] [--url postgresql+psycopg://...]
+    python benchmarks/commit_run.py [--repeat 5] [--url postgresql://...]
 
 The RunResult of `icm run` of 2026-12 on the cached 10k reps / 1M transactions workspace
 (made by `benchmarks/run_scale.py`) is calculated once with `dry_run` and pickled under
@@ -26,7 +26,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from compensation.cycle import dry_run
-from compensation.ledger import Audit, Ledger
+from compensation.ledger import Audit, Ledger, engine_url
 from compensation.results import RunResult
 from compensation.snapshot import FRAMES, pack, unpack
 
@@ -68,7 +68,7 @@ def _fresh_ledger(url: str | None, tmp: Path) -> Ledger:
     if url is None:
         ledger = Ledger(f"sqlite:///{tmp / 'ledger.db'}")
     else:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(engine_url(url))
         with engine.begin() as conn:
             conn.execute(sa.text("DROP SCHEMA public CASCADE"))
             conn.execute(sa.text("CREATE SCHEMA public"))
