@@ -167,19 +167,28 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
 
 
 def _splice_rows(package: bytes, path: Path, sheets: list[_Sheet]) -> None:
-    """Write the package to `path` with each sheet's prepared rows after its header row."""
+    """Write the package to `path` with each sheet's prepared rows after its header row.
+
+    A sheet part is streamed into the zip (head, row blocks, tail): its ~10 MB of rows are never copied.
+    """
     tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(io.BytesIO(package)) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+    marker = b"</sheetData>"
+    with (zipfile.ZipFile(io.BytesIO(package)) as src,
+          zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst):
         parts = _sheet_parts(src)
-        rows = {parts[s.title]: b"".join(s.xml) for s in sheets if s.xml}
+        rows = {parts[s.title]: s.xml for s in sheets if s.xml}
         for info in src.infolist():
             data = src.read(info.filename)
-            if info.filename in rows:
-                marker = b"</sheetData>"
-                if marker not in data:
-                    raise RuntimeError(f"{info.filename}: no sheetData to extend")
-                data = data.replace(marker, rows[info.filename] + marker, 1)
-            dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+            if info.filename not in rows:
+                dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+                continue
+            head, found, tail = data.partition(marker)
+            if not found:
+                raise RuntimeError(f"{info.filename}: no sheetData to extend")
+            blocks = (head, *rows[info.filename], marker + tail)
+            with dst.open(info.filename, "w", force_zip64=sum(map(len, blocks)) > zipfile.ZIP64_LIMIT) as part:
+                for block in blocks:
+                    part.write(block)
     tmp.replace(path)
 
 
