@@ -142,16 +142,16 @@ def _series(text: pa.Array, index) -> pd.Series:
     return pd.Series(pc.fill_null(text, "").to_numpy(zero_copy_only=False), index=index, dtype=object)
 
 
-def joined_bytes(lines: pa.Array) -> bytes:
-    """The UTF-8 bytes of a string array's values end to end, straight from its data buffer."""
+def joined_text(lines: pa.Array) -> memoryview:
+    """The UTF-8 bytes of a string array's values end to end: a view of its data buffer, no copy."""
     if lines.null_count:
         raise ValueError("a text row is missing")
     if not len(lines):
-        return b""
+        return memoryview(b"")
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64 if pa.types.is_large_string(lines.type)
                             else np.int32)
     start, end = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
-    return lines.buffers()[2].slice(start, end - start).to_pybytes()
+    return memoryview(lines.buffers()[2].slice(start, end - start))
 
 
 def csv_bytes(columns: tuple[str, ...], cells: dict[str, pa.Array]) -> bytes:
@@ -172,7 +172,7 @@ def csv_bytes(columns: tuple[str, ...], cells: dict[str, pa.Array]) -> bytes:
         quoted.append(text)
     quoted[-1] = pc.binary_join_element_wise(quoted[-1], "\n", "", null_handling="replace")  # ends each line
     lines = pc.binary_join_element_wise(*quoted, ",", null_handling="replace")
-    return header.encode("utf-8") + joined_bytes(lines)
+    return header.encode("utf-8") + joined_text(lines)
 
 
 def register_text(register: pd.DataFrame) -> dict[str, pa.Array]:

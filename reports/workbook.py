@@ -31,7 +31,7 @@ from openpyxl.utils import get_column_letter
 
 from compensation.results import EXCEPTION_COLUMNS, REGISTER_COLUMNS, RunResult
 from reports.liability import LIABILITY_COLUMNS, liability_frame
-from reports.register import joined_bytes, money_array, plain_array
+from reports.register import joined_text, money_array, plain_array
 
 MONEY_FORMAT = "#,##0.00;-#,##0.00"
 PERCENT_FORMAT = "0.0%"
@@ -57,7 +57,7 @@ class _Sheet:
             self.ws.column_dimensions[get_column_letter(i)].width = width
         self.width = len(columns)
         self.rows = 1
-        self.xml: list[str] = []
+        self.xml: list[memoryview] = []
         self.style_ids = {}
         for kind, fmt in (("money", MONEY_FORMAT), ("percent", PERCENT_FORMAT)):
             cell = WriteOnlyCell(self.ws, value=0)
@@ -79,10 +79,18 @@ class _Sheet:
         if not count:
             return
         numbers = pc.cast(pa.array(np.arange(self.rows + 1, self.rows + 1 + count)), pa.string())
-        cells = [_cells_xml(kind, values, get_column_letter(i), numbers, self.style_ids)
-                 for i, (kind, values) in enumerate(zip(kinds or self.kinds, columns, strict=False), start=1)]
-        rows = pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", "", null_handling="replace")
-        self.xml.append(joined_bytes(rows))  # a null cell is a blank: no <c> at all
+        pieces: list = ['<row r="', numbers, '">']
+        for i, (kind, values) in enumerate(zip(kinds or self.kinds, columns, strict=False), start=1):
+            pieces += _cells_xml(kind, values, get_column_letter(i), numbers, self.style_ids)
+        pieces.append("</row>")
+        merged = [pieces[0]]  # adjacent constant pieces as one: each piece costs a pass per row
+        for piece in pieces[1:]:
+            if isinstance(piece, str) and isinstance(merged[-1], str):
+                merged[-1] += piece
+            else:
+                merged.append(piece)
+        rows = pc.binary_join_element_wise(*merged, "", null_handling="replace")
+        self.xml.append(joined_text(rows))  # a null cell is a blank: no <c> at all
         self.rows += count
 
     def finish(self, *, autofilter: bool = True) -> None:
@@ -140,16 +148,23 @@ def _escaped_text(values) -> tuple[pa.Array, pa.Array]:
     return text, encoded.indices
 
 
-def _cells_xml(kind: str, values, column: str, numbers: pa.Array, style_ids) -> pa.Array:
-    """One column's cells as SpreadsheetML text (null for blanks: missing or empty), built by Arrow kernels."""
+def _cells_xml(kind: str, values, column: str, numbers: pa.Array, style_ids) -> list:
+    """One column's cells as pieces of the row's SpreadsheetML, built by Arrow kernels.
+
+    A column with blanks (missing or empty) comes as one array of cells, null where blank, so the
+    row drops the whole cell; a column without blanks comes as its pieces, joined into the row at once.
+    """
     if kind in ("money", "percent", "int"):
         style = f' s="{style_ids[kind]}"' if kind in style_ids else ""
-        return pc.binary_join_element_wise(f'<c r="{column}', numbers, f'"{style}><v>', _number_text(kind, values),
-                                           "</v></c>", "")
-    uniques, codes = _escaped_text(values)
-    tails = pc.binary_join_element_wise('" t="inlineStr"><is><t xml:space="preserve">', uniques, "</t></is></c>", "")
-    tails = pc.if_else(pc.equal(uniques, ""), pa.scalar(None, pa.string()), tails)
-    return pc.binary_join_element_wise(f'<c r="{column}', numbers, pc.take(tails, codes), "")
+        text = _number_text(kind, values)
+        pieces = [f'<c r="{column}', numbers, f'"{style}><v>', text, "</v></c>"]
+    else:
+        uniques, codes = _escaped_text(values)
+        tails = pc.binary_join_element_wise('" t="inlineStr"><is><t xml:space="preserve">', uniques, "</t></is></c>",
+                                            "")
+        text = pc.take(pc.if_else(pc.equal(uniques, ""), pa.scalar(None, pa.string()), tails), codes)
+        pieces = [f'<c r="{column}', numbers, text]
+    return [pc.binary_join_element_wise(*pieces, "")] if text.null_count else pieces
 
 
 def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
