@@ -63,8 +63,8 @@ def match_by_date(rep_ids: np.ndarray, dates: np.ndarray, assignments: pd.DataFr
     """Pairs (line position, assignments row position) where the rep's assignment contains the date.
 
     In the order of the lines, as an SQL inner join on rep_id gives them. Non-overlapping,
-    day-aligned assignments (what `build_assignments` gives from checked reps) take a
-    sorted search on integer keys; anything else a slim merge.
+    day-aligned assignments (what `build_assignments` gives from checked reps) are looked
+    up by rep code (a sorted search only for reps with several); anything else a slim merge.
     """
     empty = np.empty(0, dtype=np.int64)
     if len(rep_ids) == 0 or assignments.empty:
@@ -85,12 +85,18 @@ def match_by_date(rep_ids: np.ndarray, dates: np.ndarray, assignments: pd.DataFr
     )
     if not simple:
         return _match_by_merge(rep_ids, dates, assignments)
-    offset = 1 << (_DAY_BITS - 1)
-    keys = (s_codes << _DAY_BITS) | (s_start // _DAY_NS + offset)
-    wanted = (codes << _DAY_BITS) | (dates // _DAY_NS + offset)
-    pos = np.searchsorted(keys, wanted, side="right") - 1
+    # Most reps hold one assignment: the line takes it, no search. Reps with several take
+    # a sorted search on (rep, start day) keys.
+    first = np.searchsorted(s_codes, np.arange(len(uniques) + 1))
+    pos = np.where(codes >= 0, first[codes], -1)
+    several = np.flatnonzero((codes >= 0) & (np.diff(first)[codes] > 1))
+    if several.size:
+        offset = 1 << (_DAY_BITS - 1)
+        keys = (s_codes << _DAY_BITS) | (s_start // _DAY_NS + offset)
+        wanted = (codes[several] << _DAY_BITS) | (dates[several] // _DAY_NS + offset)
+        pos[several] = np.searchsorted(keys, wanted, side="right") - 1
     safe = np.maximum(pos, 0)
-    hit = (codes >= 0) & (pos >= 0) & (s_codes[safe] == codes) & (dates <= s_end[safe])
+    hit = (codes >= 0) & (pos >= 0) & (s_codes[safe] == codes) & (s_start[safe] <= dates) & (dates <= s_end[safe])
     at = np.flatnonzero(hit)
     return at, order[pos[at]]
 
