@@ -8,8 +8,9 @@ Text that came from data is defused against spreadsheet formulas (`defused_text`
 
 This module is also the one place for cell text: money, fixed decimals, plain and defused
 text, and CSV bytes, used by every CSV and the workbook. Text is built column-wise with
-Arrow's C kernels (`pyarrow.compute`) as string arrays, "" for a blank, because a register
-of 10,000 reps must render in a fraction of a second: no per-value Python on the hot path.
+Arrow's C kernels (`pyarrow.compute`) as string arrays, null for a blank, because a register
+of 10,000 reps must render in a fraction of a second: no per-value Python on the hot path
+(only each distinct value that starts like a formula is judged in Python).
 """
 
 from __future__ import annotations
