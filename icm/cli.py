@@ -214,14 +214,16 @@ def main() -> None:
     Once a command has finished (everything written, committed and closed), the process
     ends without the interpreter's teardown, which frees a million-row month object by
     object for a quarter of a second. While a thread or child process (a Dask cluster)
-    is still alive, Python exits the usual way and lets them finish.
+    is still alive, or a profiler or coverage tracer must write its data at exit, Python
+    exits the usual way.
     """
     try:
         app()
         code = 0
     except SystemExit as exc:
         code = exc.code
-    if threading.active_count() > 1 or multiprocessing.active_children() or not isinstance(code, int | None):
+    if (threading.active_count() > 1 or multiprocessing.active_children() or sys.gettrace() or sys.getprofile()
+            or not isinstance(code, int | None)):
         sys.exit(code)
     sys.stdout.flush()
     sys.stderr.flush()
