@@ -3,8 +3,8 @@
     python benchmarks/commit_run.py [--repeat 5] [--url postgresql://...]
 
 The RunResult of `icm run` of 2026-12 on the cached 10k reps / 1M transactions workspace
-(made by `benchmarks/run_scale.py`) is calculated once with `dry_run` and pickled under
-benchmarks/.cache/, so later calls start in a second. Then, `--repeat` times, it times
+comes from `december_run.december_result` (calculated once, then read from its pickle).
+Then, `--repeat` times, it times
 `pack(result)` and `commit_run` back to back, as `icm run` calls them, into a fresh ledger:
 a new SQLite file in a temporary workspace, or the PostgreSQL database at `--url` (its
 public schema is dropped first: give it a database of its own). It prints the medians and
@@ -15,7 +15,6 @@ the snapshot's size in bytes; the last line is
 from __future__ import annotations
 
 import argparse
-import pickle
 import statistics
 import sys
 import tempfile
@@ -24,43 +23,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
+from december_run import december_result
 
-from compensation.cycle import dry_run
 from compensation.ledger import Audit, Ledger, engine_url
 from compensation.results import RunResult
 from compensation.snapshot import FRAMES, pack, unpack
-
-HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-WORKSPACE = CACHE / "reps10000_txns1000000_seed7"
-PICKLE = CACHE / "commit_run_result_2026-12.pickle"
-PERIOD = "2026-12"
-
-
-def result() -> RunResult:
-    """The month's RunResult, from the pickle when there is one."""
-    if PICKLE.exists():
-        with PICKLE.open("rb") as fh:
-            return pickle.load(fh)
-    if not (WORKSPACE / ".complete").exists():
-        sys.exit(f"{WORKSPACE} is missing: make it with python benchmarks/run_scale.py --reps 10000 "
-                 "--txns 1000000 --repeat 1")
-    with tempfile.TemporaryDirectory() as tmp:
-        ws = _workspace(Path(tmp))
-        started = time.perf_counter()
-        out = dry_run(ws, PERIOD)
-        print(f"calculated {PERIOD} in {time.perf_counter() - started:.1f} s", flush=True)
-    with PICKLE.open("wb") as fh:
-        pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    return out
-
-
-def _workspace(root: Path) -> Path:
-    """A workspace sharing the cached data and plans, with its own (empty) ledger."""
-    (root / "icm.yaml").write_text((WORKSPACE / "icm.yaml").read_text())
-    (root / "data").symlink_to(WORKSPACE / "data", target_is_directory=True)
-    (root / "plans").symlink_to(WORKSPACE / "plans", target_is_directory=True)
-    return root
 
 
 def _fresh_ledger(url: str | None, tmp: Path) -> Ledger:
@@ -119,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--url", help="a PostgreSQL ledger URL to commit into (its public schema is DROPPED)")
     args = parser.parse_args(argv)
-    run = result()
+    run = december_result()
     print("rows: " + ", ".join(f"{name}={len(getattr(run, name))}" for name in FRAMES))
     pack_times, commit_times, parts = time_commit(run, args.repeat, args.url)
     check_round_trip(run, parts)

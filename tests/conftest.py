@@ -43,6 +43,16 @@ def ledger_url(request, tmp_path):
     yield url
 
 
+@pytest.fixture
+def ledger(ledger_url):
+    """An open, empty ledger at `ledger_url`, disposed after the test."""
+    from compensation.ledger import Ledger
+
+    opened = Ledger(ledger_url)
+    yield opened
+    opened.dispose()
+
+
 # Hypothesis profiles. `default` (what CI runs): few, fixed examples so property files stay
 # within their time budget; `ci` (HYPOTHESIS_PROFILE=ci): more examples, shrinking on.
 def _hypothesis_profiles() -> None:

@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from compensation import snapshot
-from compensation.ledger import Ledger
 from compensation.snapshot import pack, unpack
 from tests.compensation.test_ledger import AUDIT, make_result
 
@@ -69,13 +68,6 @@ def test_unique_columns_skip_the_dictionary_and_repeated_ones_keep_it():
     assert "RLE_DICTIONARY" not in encodings["txn_id"] and "RLE_DICTIONARY" in encodings["rep_id"]
     assert "BYTE_STREAM_SPLIT" in encodings["amount"] and "BYTE_STREAM_SPLIT" in encodings["credited"]
     assert "RLE_DICTIONARY" in encodings["share"] and "RLE_DICTIONARY" in encodings["date"]
-
-
-@pytest.fixture
-def ledger(ledger_url):
-    led = Ledger(ledger_url)
-    yield led
-    led.dispose()
 
 
 def test_rows_in_several_batches_with_a_column_of_no_value_are_stored_exactly(ledger):

@@ -82,13 +82,6 @@ def make_result(period: str, lines, *, balances=None, exceptions=(), inputs=None
     )
 
 
-@pytest.fixture
-def ledger(ledger_url):
-    led = Ledger(ledger_url)
-    yield led
-    led.dispose()
-
-
 def run_and_close(ledger, period, lines, **kw):
     run_id = ledger.commit_run(make_result(period, lines, **kw), AUDIT)
     ledger.close(period, AUDIT)

@@ -9,16 +9,8 @@ import sqlalchemy as sa
 
 from compensation import workflow
 from compensation.errors import UsageError
-from compensation.ledger import Ledger
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def ledger(ledger_url):
-    ledger = Ledger(ledger_url)
-    yield ledger
-    ledger.dispose()
 
 
 def test_users_are_stored_with_argon2_hashes_only(ledger):
