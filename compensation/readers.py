@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from compensation import messages
 from compensation.errors import IcmError
 from compensation.settings import Workspace
+from compensation.yamlsafe import relative_source
 
 FORMATS = ("csv", "xlsx", "parquet")
 BLANK_HEADER = "\0blank"  # the name given to a column with no header: `\0blank3`
@@ -63,10 +64,7 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 
 def relative(ws: Workspace, path: Path) -> str:
     """`path` as the user knows it: relative to the workspace when inside it."""
-    try:
-        return path.relative_to(ws.root).as_posix()
-    except ValueError:
-        return str(path)
+    return relative_source(path, ws.root)
 
 
 def read_text_table(path: Path, source: str) -> RawTable:

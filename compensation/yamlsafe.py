@@ -68,10 +68,11 @@ def relative_source(path: Path, root: Path | None) -> str:
     """`path` as the user knows it: relative to the workspace when it lies inside it."""
     path = Path(path)
     if root is not None:
-        try:
-            return path.resolve().relative_to(Path(root).resolve()).as_posix()
-        except ValueError:
-            pass
+        for inside, folder in ((path, Path(root)), (path.resolve(), Path(root).resolve())):
+            try:  # as given first: a symlinked plans/ or data/ is still the workspace's
+                return inside.relative_to(folder).as_posix()
+            except ValueError:
+                pass
     return path.as_posix()
 
 

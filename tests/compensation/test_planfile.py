@@ -463,3 +463,13 @@ clawback: {window_days: }
         "plans/ae.yaml:6: 'window_days' in clawback is empty; give it a value, e.g. "
         "window_days: 90",
     ]
+
+
+def test_a_symlinked_plans_folder_is_still_named_inside_the_workspace(tmp_path):
+    shared = tmp_path / "shared"  # plans kept elsewhere and linked in, as teams share them
+    write_plan(shared, BASE)
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "plans").symlink_to(shared / "plans", target_is_directory=True)
+    plans = load_plans(workspace(root))
+    assert [(f.name, f.path) for f in plans.files] == [("plan:ae", "plans/ae.yaml")]
