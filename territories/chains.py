@@ -100,20 +100,38 @@ def chain_repair(inst: Instance, choice: np.ndarray, block: np.ndarray, pair_acc
     return choice
 
 
+def _best_first(start: int, grow) -> list[tuple[int, int]] | None:
+    """Cheapest-first search over chains from `start`, within `_MAX_STATES` states.
+
+    `grow(rep, carried, path, cost)` returns the finished chain's moves, or None and the
+    next states as (priority, rep, carried weight, path, cost); ties go first-pushed first.
+    """
+    heap = [(0.0, 0, start, 0.0, (), 0.0)]
+    tick = 1
+    for _ in range(_MAX_STATES):
+        if not heap:
+            break
+        _, _, rep, carried, path, cost = heapq.heappop(heap)
+        done, states = grow(rep, carried, path, cost)
+        if done is not None:
+            return done
+        for priority, *state in states:
+            heapq.heappush(heap, (priority, tick, *state))
+            tick += 1
+    return None
+
+
 def _shed(start: int, ctx):
     """Moves taking the excess off `start`: A -> B -> ... until a rep can absorb it."""
     (choice, load, lo, hi, w, tol, pa, pr, pc, by_acc, acc_start, _, _, own_cost,
      holders, _, hops, lam) = ctx
-    heap = [(0.0, 0, start, 0.0, (), 0.0)]
-    tick, states = 1, 0
-    while heap and states < _MAX_STATES:
-        _, _, rep, w_in, path, cost = heapq.heappop(heap)
-        states += 1
+
+    def grow(rep, w_in, path, cost):
         need_lo, need_hi = load[rep] + w_in - hi[rep], load[rep] + w_in - lo[rep]
         if path and (rep == start or need_lo <= tol and need_hi >= -tol):
-            return [(a, y) for a, _, y in path]
+            return [(a, y) for a, _, y in path], ()
         if len(path) >= _MAX_DEPTH or need_lo <= tol:
-            continue  # within reach only by gaining: not a shedding chain
+            return None, ()  # within reach only by gaining: not a shedding chain
         used = [a for a, _, _ in path]
         seen = [y for _, _, y in path] + ([] if path else [start])
         accs = holders.get(rep, np.empty(0, np.int64))
@@ -121,7 +139,7 @@ def _shed(start: int, ctx):
         accs = accs[(w[accs] >= least) & (w[accs] <= need_hi + tol)]
         accs = accs[~np.isin(accs, used)]
         if not len(accs):
-            continue
+            return None, ()
         ks = by_acc[_ranges(acc_start[accs], acc_start[accs + 1])]
         ks = ks[~np.isin(pr[ks], seen)]
         a, y = pa[ks], pr[ks]
@@ -134,30 +152,27 @@ def _shed(start: int, ctx):
             keep = ~home | room
             ks, a, y, delta, room = ks[keep], a[keep], y[keep], delta[keep], room[keep]
         closer = room | (hops[y] < hops[rep])
-        ks, delta, room = ks[closer], delta[closer], room[closer]
-        for k, ends in _best(ks, delta, room):
+        states = []
+        for k, ends in _best(ks[closer], delta[closer], room[closer]):
             a_k, y_k = int(pa[k]), int(pr[k])
             c = cost + pc[k] - own_cost[a_k]
-            heapq.heappush(heap, (c + (0 if ends else lam * hops[y_k]), tick, y_k,
-                                  float(w[a_k]), path + ((a_k, rep, y_k),), c))
-            tick += 1
-    return None
+            states.append((c + (0 if ends else lam * hops[y_k]), y_k, float(w[a_k]), path + ((a_k, rep, y_k),), c))
+        return None, states
+
+    return _best_first(start, grow)
 
 
 def _pull(start: int, ctx):
     """Moves filling `start`: it takes an account from B, B from C, ... until one can give."""
     (choice, load, lo, hi, w, tol, pa, pr, pc, _, _, by_rep, rep_start, own_cost,
      _, in_block, hops, lam) = ctx
-    heap = [(0.0, 0, start, 0.0, (), 0.0)]
-    tick, states = 1, 0
-    while heap and states < _MAX_STATES:
-        _, _, rep, w_out, path, cost = heapq.heappop(heap)
-        states += 1
+
+    def grow(rep, w_out, path, cost):
         need_lo, need_hi = lo[rep] - (load[rep] - w_out), hi[rep] - (load[rep] - w_out)
         if path and (rep == start or need_lo <= tol and need_hi >= -tol):
-            return [(a, y) for a, _, y in path]
+            return [(a, y) for a, _, y in path], ()
         if len(path) >= _MAX_DEPTH or need_hi < -tol:
-            continue
+            return None, ()
         used = [a for a, _, _ in path]
         seen = [x for _, x, _ in path] + ([] if path else [start])
         ks = by_rep[rep_start[rep]:rep_start[rep + 1]]
@@ -178,15 +193,15 @@ def _pull(start: int, ctx):
             keep = ~home | room
             ks, a, giver, delta, room = ks[keep], a[keep], giver[keep], delta[keep], room[keep]
         closer = room | (hops[giver] < hops[rep])
-        ks, delta, room = ks[closer], delta[closer], room[closer]
-        for k, ends in _best(ks, delta, room):
+        states = []
+        for k, ends in _best(ks[closer], delta[closer], room[closer]):
             a_k = int(pa[k])
             g = int(choice[a_k])
             c = cost + pc[k] - own_cost[a_k]
-            heapq.heappush(heap, (c + (0 if ends else lam * hops[g]), tick, g, float(w[a_k]),
-                                  path + ((a_k, g, rep),), c))
-            tick += 1
-    return None
+            states.append((c + (0 if ends else lam * hops[g]), g, float(w[a_k]), path + ((a_k, g, rep),), c))
+        return None, states
+
+    return _best_first(start, grow)
 
 
 def _hops(src: np.ndarray, dst: np.ndarray, free: np.ndarray, m: int) -> np.ndarray:
