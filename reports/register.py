@@ -4,7 +4,7 @@ These are the machine-readable record finance reconciles against payroll, so the
 are fixed: columns in SPEC order, money `-2000.00`, attainment with six decimals
 (`1.083333`, half up), blanks for missing figures, LF line endings, UTF-8, minimal
 quoting. The same frame always gives the same bytes. Rows keep the engine's order.
-Text that came from data is defused against spreadsheet formulas (`defused_text`).
+Text that came from data is defused against spreadsheet formulas (`defused_array`).
 
 This module is also the one place for cell text: money, fixed decimals, plain and defused
 text, and CSV bytes, used by every CSV and the workbook. Text is built column-wise with
@@ -74,10 +74,6 @@ def money_array(cents) -> pa.Array:
     return _fixed_text(units, np.asarray(values.isna()), 2)
 
 
-def money_text(cents: pd.Series) -> pd.Series:
-    """Int64 cents -> `-2000.00` text, blank where <NA>."""
-    return _series(money_array(cents), cents.index)
-
 
 def attainment_array(attainment) -> pa.Array:
     """Fraction -> six decimals, half up on the decimal text of the float; null where NaN."""
@@ -89,10 +85,6 @@ def attainment_array(attainment) -> pa.Array:
         micro[~missing] = product_cents(values[~missing], np.full((~missing).sum(), 10_000.0))
     return _fixed_text(micro, missing, 6)
 
-
-def attainment_text(attainment: pd.Series) -> pd.Series:
-    """Fraction -> six decimals as a Series (see `attainment_array`)."""
-    return _series(attainment_array(attainment), attainment.index)
 
 
 def plain_array(column) -> pa.Array:
@@ -116,7 +108,12 @@ def plain_array(column) -> pa.Array:
 
 
 def defused_array(column) -> pa.Array:
-    """Text that came from data, safe to open in a spreadsheet (see `defused_text`)."""
+    """Text that came from data, safe to open in a spreadsheet.
+
+    A cell a spreadsheet would read as a formula (leading `=`, `+`, `-`, `@`, tab or
+    carriage return) gets a leading `'`, unless it is a plain number such as `-9009`,
+    which is data, not a formula.
+    """
     text = plain_array(column)
     risky = pc.match_substring_regex(text, _FORMULA_START)
     if not pc.any(risky).as_py():
@@ -127,20 +124,6 @@ def defused_array(column) -> pa.Array:
     defuse = pc.is_in(text, value_set=formulas)
     return pc.if_else(defuse, pc.binary_join_element_wise("'", text, ""), text)
 
-
-def defused_text(column: pd.Series) -> pd.Series:
-    """Text that came from data, safe to open in a spreadsheet.
-
-    A cell a spreadsheet would read as a formula (leading `=`, `+`, `-`, `@`, tab or
-    carriage return) gets a leading `'`, unless it is a plain number such as `-9009`,
-    which is data, not a formula.
-    """
-    return _series(defused_array(column), column.index)
-
-
-def _series(text: pa.Array, index) -> pd.Series:
-    """Cell text as a Series of str, "" for blanks."""
-    return pd.Series(pc.fill_null(text, "").to_numpy(zero_copy_only=False), index=index, dtype=object)
 
 
 def joined_text(lines: pa.Array) -> memoryview:

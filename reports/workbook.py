@@ -31,11 +31,10 @@ from openpyxl.utils import get_column_letter
 
 from compensation.results import EXCEPTION_COLUMNS, REGISTER_COLUMNS, RunResult
 from reports.liability import LIABILITY_COLUMNS, liability_frame
-from reports.register import joined_text, money_array, plain_array
+from reports.register import MONEY_COLUMNS, joined_text, money_array, plain_array
 
 MONEY_FORMAT = "#,##0.00;-#,##0.00"
 PERCENT_FORMAT = "0.0%"
-MONEY_COLUMNS = ("credited", "quota", "earned_to_date", "paid_to_date", "amount")
 EARNING_KINDS = ("component", "bonus", "spif")
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _HEADER_FILL = PatternFill("solid", fgColor="1F3A5F")

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from reports.register import attainment_text, exceptions_csv, money_text, payouts_csv
+from reports.register import attainment_array, exceptions_csv, money_array, payouts_csv
 
 HEADER = ("period,rep_id,name,line,credited,quota,attainment,earned_to_date,paid_to_date,"
           "amount,currency\n")
@@ -48,13 +48,13 @@ def test_payouts_csv_keeps_engine_order_and_handles_empty():
 
 def test_attainment_six_decimals_half_up():
     values = pd.Series([0.0000005, 1.0000015, 0.1234565, -0.0000005, 2.0, np.nan])
-    assert attainment_text(values).tolist() == [
-        "0.000001", "1.000002", "0.123457", "-0.000001", "2.000000", ""]
+    assert attainment_array(values).to_pylist() == [
+        "0.000001", "1.000002", "0.123457", "-0.000001", "2.000000", None]
 
 
 def test_money_text():
     cents = pd.Series(pd.array([-200_000, 5, -5, 0, None, 123_456_789], dtype="Int64"))
-    assert money_text(cents).tolist() == ["-2000.00", "0.05", "-0.05", "0.00", "", "1234567.89"]
+    assert money_array(cents).to_pylist() == ["-2000.00", "0.05", "-0.05", "0.00", None, "1234567.89"]
 
 
 def test_exceptions_csv():
