@@ -61,11 +61,6 @@ def month_indexes(dates: np.ndarray) -> np.ndarray:
     return span[days - low]
 
 
-def months_of_dates(dates: pd.Series) -> np.ndarray:
-    """Month index of each date (datetime64 series)."""
-    return (dates.dt.year.to_numpy() * 12 + dates.dt.month.to_numpy() - 1).astype(np.int64)
-
-
 @dataclass(frozen=True)
 class Calendar:
     """Fiscal calendar: maps months to fiscal quarters and years."""

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from compensation.assignments import plan_values
-from compensation.periods import Calendar, months_of_dates
+from compensation.periods import Calendar, month_indexes
 from compensation.plan import Plan
 
 EARNED_KINDS = ("component", "bonus", "spif", "adjustment")
@@ -49,7 +49,7 @@ def true_up(
 
 def draw_active(current: pd.DataFrame, plans: Mapping[str, Plan], calendar: Calendar, run_month: int) -> pd.Series:
     """Rule 9: the draw runs for the first `periods` payout periods of the assignment span."""
-    start = months_of_dates(current["span_start"])
+    start = month_indexes(current["span_start"].to_numpy())
     quarterly = plan_values(current["plan_id"], plans, lambda p: p.payout_frequency == "quarterly").to_numpy(bool)
     quarters = calendar.quarter_number(run_month) - calendar.quarter_number(start)
     elapsed = np.where(quarterly, quarters, run_month - start) + 1

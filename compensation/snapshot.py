@@ -78,10 +78,6 @@ def unpack(parts: Mapping[str, bytes], workspace: Workspace, inputs: tuple[Input
     return RunResult(workspace=workspace, period=parts["period"].decode(), plans=plans, inputs=inputs, **frames)
 
 
-def _parquet(frame: pd.DataFrame) -> bytes:
-    """One frame as a Parquet blob, at once."""
-    return _write(*_arrow(frame))
-
 
 def _arrow(frame: pd.DataFrame) -> tuple[pa.Table, list[str], dict[str, str]]:
     """A frame as an Arrow table, with the columns to dictionary-encode and the ones to byte-stream-split.

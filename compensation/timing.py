@@ -34,7 +34,7 @@ import pandas as pd
 
 from compensation.errors import Problem
 from compensation.money import product_cents
-from compensation.periods import Calendar, month_index, month_name, months_of_dates
+from compensation.periods import Calendar, month_index, month_indexes, month_name
 from compensation.plan import Payment, Plan
 
 KEY = ["rep_id", "line", "source", "ref", "attainment_period"]
@@ -104,7 +104,7 @@ def check_payments(payments: pd.DataFrame, txns: pd.DataFrame, credits: pd.DataF
     plan_ccy = owner.map(current["currency"]) if "currency" in current else pd.Series(None, index=pay.index)
     txn_ccy = pay["txn_id"].map(by_id["currency"]).fillna(plan_ccy).fillna(base_currency)
     pay_ccy = pay["currency"].fillna(txn_ccy) if "currency" in pay else txn_ccy
-    month = months_of_dates(pay["date"])
+    month = month_indexes(pay["date"].to_numpy())
     rates = {(month_index(p), c): r for p, c, r in zip(fx["period"], fx["currency"], fx["rate"], strict=True)}
 
     def rate(ccy, m):

@@ -62,7 +62,7 @@ def test_pack_round_trips_unique_repeated_and_missing_values_exactly():
 
 def test_unique_columns_skip_the_dictionary_and_repeated_ones_keep_it():
     encodings = {}
-    meta = pq.ParquetFile(io.BytesIO(snapshot._parquet(credits_frame()))).metadata.row_group(0)
+    meta = pq.ParquetFile(io.BytesIO(snapshot._write(*snapshot._arrow(credits_frame())))).metadata.row_group(0)
     for k in range(meta.num_columns):
         encodings[meta.column(k).path_in_schema] = set(meta.column(k).encodings)
     assert "RLE_DICTIONARY" not in encodings["txn_id"] and "RLE_DICTIONARY" in encodings["rep_id"]
