@@ -28,10 +28,8 @@ from compensation.explain import explain_rep
 from compensation.money import format_cents
 from compensation.scaffold import init_workspace
 from icm import audit_commands, demo_command, model_command, territory_commands, web_commands
-from modelling.scenario import check_model_scenarios
 from reports.publish import Publisher
 from reports.rendering import render_statements
-from territories.checks import validate_territory_inputs
 
 app = typer.Typer(
     name="icm",
@@ -90,6 +88,9 @@ def validate(
     strict: Annotated[bool, typer.Option(help="Row problems that hold a rep are errors (exit 2).")] = False,
 ):
     """Check plans, scenario files and tables (and, with --period, the month) without writing anything."""
+    from modelling.scenario import check_model_scenarios  # the parts' checks load only for `icm validate`
+    from territories.checks import validate_territory_inputs
+
     ws = cycle.open_workspace(workspace)
     report = cycle.check(ws, period)
     problems = list(report.problems) + validate_territory_inputs(ws)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -25,8 +25,10 @@ from rich.table import Table
 
 from compensation.errors import IcmError
 from compensation.money import format_cents
-from demo_company.year import MONTHS, STATEMENTS, MonthSummary, build_and_run
 from icm.web_commands import add_demo_users, demo_instructions
+
+if TYPE_CHECKING:
+    from demo_company.year import MonthSummary
 
 DEFAULT_DIR = Path("icm-demo")
 TOP_EARNERS = 5
@@ -47,6 +49,8 @@ def register(app: typer.Typer) -> None:
         ] = "last",
     ):
         """Create a sample company (calendar 2026), run and close its twelve months."""
+        from demo_company.year import MONTHS, STATEMENTS, build_and_run  # only `icm demo` pays for it
+
         if statements not in STATEMENTS:
             raise IcmError(f"--statements {statements}: expected one of {', '.join(STATEMENTS)}")
         console = Console()
