@@ -65,30 +65,61 @@ class Checked:
 
 def cleaned(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """Cells trimmed, blanks as null."""
+    if not any(_may_need_cleaning(chunk) for chunk in column.chunks):
+        return column  # most files: nothing to trim, nothing blank, and trimming costs a copy
     trimmed = pc.utf8_trim_whitespace(column)
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
-def to_objects(column: pa.ChunkedArray) -> np.ndarray:
+def _may_need_cleaning(chunk: pa.Array) -> bool:
+    """Whether a cell of `chunk` is empty or null, or its first or last byte may be white space.
+
+    Read from the offsets and edge bytes alone; any byte outside printable ASCII counts
+    (control characters, or part of a character that may be Unicode space), so a yes may
+    be wrong but a no is sure.
+    """
+    if chunk.type != pa.string() or chunk.null_count or len(chunk) == 0:
+        return len(chunk) > 0
+    offsets = np.frombuffer(chunk.buffers()[1], np.int32)[chunk.offset:chunk.offset + len(chunk) + 1]
+    starts, ends = offsets[:-1], offsets[1:]
+    if (ends <= starts).any():
+        return True
+    data = np.frombuffer(chunk.buffers()[2], np.uint8)
+    edges = np.concatenate([np.take(data, starts), np.take(data, ends - 1)])
+    return bool(edges.min() <= 0x20 or edges.max() >= 0x7F)  # only printable ASCII is sure
+
+
+def to_objects(column: pa.ChunkedArray, encoded: pa.DictionaryArray | None = None) -> np.ndarray:
     """Text as an object array of str with None for missing.
 
     Columns with repeated values (currency, type, product, plan, and a rep_id owning many
     transactions) share one str object per value, which keeps 10 million rows in memory;
-    only columns of distinct ids (txn_id) get one object per cell.
+    only columns of distinct ids (txn_id) get one object per cell. `encoded`: the column
+    as `repeated` gave it, if already at hand.
     """
-    n = len(column)
-    if n == 0:
+    if len(column) == 0:
         return np.empty(0, dtype=object)
-    sample = column.slice(0, 65536)
-    if len(pc.unique(sample)) > 0.95 * len(sample):  # ids: nothing to share
+    encoded = encoded if encoded is not None else repeated(column)
+    if encoded is None:  # ids: nothing to share
         return column.to_numpy(zero_copy_only=False).astype(object, copy=False)
-    encoded = pc.dictionary_encode(column).combine_chunks()
-    values = np.append(encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
-    codes = encoded.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
-    return values[codes]
+    return per_cell(encoded, encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
 
 
-def matches(column: pa.ChunkedArray, pattern: str) -> np.ndarray:
+def repeated(column: pa.ChunkedArray) -> pa.DictionaryArray | None:
+    """The column dictionary-encoded when it repeats its values; None for ids (all distinct)."""
+    sample = column.slice(0, 65536)
+    if len(pc.unique(sample)) > 0.95 * len(sample):
+        return None
+    return pc.dictionary_encode(column).combine_chunks()
+
+
+def per_cell(encoded: pa.DictionaryArray, per_value: np.ndarray, null) -> np.ndarray:
+    """Values found once per distinct text, spread to the cells; `null` for null cells."""
+    codes = encoded.indices.fill_null(len(per_value)).to_numpy(zero_copy_only=False)
+    return np.append(per_value, np.array([null], dtype=per_value.dtype))[codes]
+
+
+def matches(column: pa.ChunkedArray | pa.Array, pattern: str) -> np.ndarray:
     """Whole-cell regex match per cell; null cells count as matching (blank is checked apart)."""
     hits = pc.match_substring_regex(column, pattern=f"^(?:{pattern})$")
     return hits.fill_null(True).to_numpy(zero_copy_only=False)
@@ -130,17 +161,24 @@ def check_column(col: Column, text: pa.ChunkedArray | None, n: int) -> Checked:
 def _text(col: Column, text: pa.ChunkedArray, cells) -> Checked:
     if col.kind == "upper":
         text = pc.utf8_upper(text)
-    result = Checked(to_objects(text))
+    encoded = repeated(text) if len(text) else None
+    result = Checked(to_objects(text, encoded))
     if col.kind == "rep":
-        ok = matches(text, REP_ID_PATTERN)
+        # Rep ids repeat (a rep owns many transactions): match each distinct id once.
+        ok = (matches(text, REP_ID_PATTERN) if encoded is None
+              else per_cell(encoded, matches(encoded.dictionary, REP_ID_PATTERN), True))
         result.flag(~ok, lambda v: messages.rep_id(col.name, v), cells)
     return result
 
 
 def _number(col: Column, text: pa.ChunkedArray, blank: np.ndarray, cells) -> Checked:
-    ok = matches(text, NUMBER_PATTERN)
-    numbers = pc.if_else(pa.chunked_array(_split_like(ok, text)), text, pa.scalar(None, pa.string()))
-    values = numbers.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    values = _all_numbers(text, blank)
+    if values is not None:
+        ok = np.ones(len(text), dtype=bool)
+    else:  # some cell is no number: find which by the pattern
+        ok = matches(text, NUMBER_PATTERN)
+        numbers = pc.if_else(pa.chunked_array(_split_like(ok, text)), text, pa.scalar(None, pa.string()))
+        values = numbers.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
     result = Checked(values)
     result.flag(~ok, lambda v: messages.number(col.name, v), cells)
     if col.kind == "money":
@@ -156,6 +194,20 @@ def _number(col: Column, text: pa.ChunkedArray, blank: np.ndarray, cells) -> Che
     if col.default is not None:
         result.values = np.where(blank, col.default, values)
     return result
+
+
+def _all_numbers(text: pa.ChunkedArray, blank: np.ndarray) -> np.ndarray | None:
+    """Every cell's float when each cell is a number or blank, else None; no regex run.
+
+    Pyarrow's parser reads a finite float only from text `NUMBER_PATTERN` matches (beyond
+    it, it reads only spellings of nan and inf): a clean cast with every cell finite
+    means every cell matches.
+    """
+    try:
+        values = text.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    except pa.ArrowInvalid:
+        return None
+    return values if (np.isfinite(values) | blank).all() else None
 
 
 def _cents(values: np.ndarray, numeric: np.ndarray, cells) -> tuple[np.ndarray, np.ndarray]:
@@ -234,9 +286,7 @@ def _parse_dates(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         return parse(text)
     encoded = pc.dictionary_encode(text).combine_chunks()
     shape, dates = parse(encoded.dictionary)
-    codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
-    return (np.append(shape, True)[codes],
-            np.append(dates, np.datetime64("NaT", "ns"))[codes])
+    return per_cell(encoded, shape, True), per_cell(encoded, dates, np.datetime64("NaT", "ns"))
 
 
 def _split_like(mask: np.ndarray, like: pa.ChunkedArray) -> list[pa.Array]:

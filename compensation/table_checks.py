@@ -176,9 +176,12 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
     left_out = {t for t in set(left_out) | set(listed.index if dup.any() else ())
                 if t not in present}
 
-    # Owners that are no rep: a notice, the transaction left out.
-    owner_of = txns["rep_id"]
-    stray = owner_of.notna() & ~owner_of.isin(list(known))
+    # Owners that are no rep: a notice, the transaction left out. The owners are hashed
+    # once, which also tells the rows that have none (a missing owner is no stray).
+    codes, owners = pd.factorize(txns["rep_id"].to_numpy())
+    stray = (codes >= 0) & np.append(~pd.Index(owners).isin(list(known)), False)[codes]
+    # Only rows with neither owner nor original can be credited to nobody: usually none.
+    unowned = ((codes < 0) & txns["reverses"].isna().to_numpy()).any()
     if stray.any():
         problems += [Problem.notice("transactions", messages.unknown_rep(rep), row=row, txn_id=txn, rep_id=rep)
                      for row, txn, rep in txns.loc[stray, ["row", "txn_id", "rep_id"]].itertuples(index=False)]
@@ -194,9 +197,10 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
 
     credits, found = drop_unknown_reps(credits, "credits", known)
     problems += found
-    txns, found = _drop_uncredited(txns, credits)
-    problems += found
-    left_out |= {p.txn_id for p in found}
+    if unowned:
+        txns, found = _drop_uncredited(txns, credits)
+        problems += found
+        left_out |= {p.txn_id for p in found}
     txns, found = _drop_dangling_reverses(txns, left_out, known)
     return txns, credits, problems + found
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,8 +86,11 @@ def read_table(ws: Workspace, name: str, required: bool = True, *,
             raise IcmError.at(f"data/{name}.csv", None, messages.table_missing(name, columns))
         return None, [], None
     source = relative(ws, path)
-    table, problems, n = typed_rows(name, read_text_table(path, source), source, known_reps)
-    return table, problems, InputFile(name, source, n, file_sha256(path))
+    with ThreadPoolExecutor(1) as pool:
+        # The file is hashed on another core while it is read and typed (hashlib frees the GIL).
+        digest = pool.submit(file_sha256, path)
+        table, problems, n = typed_rows(name, read_text_table(path, source), source, known_reps)
+    return table, problems, InputFile(name, source, n, digest.result())
 
 
 def typed_rows(name: str, raw, source: str, known_reps: Collection[str] | None = None, first_row: int = 2,
@@ -134,7 +138,9 @@ def typed_rows(name: str, raw, source: str, known_reps: Collection[str] | None =
         if renamed[h] not in frame:
             frame[renamed[h]] = to_objects(texts[h])
     # Columns stay separate blocks: consolidating a million rows of text is a copy for nothing.
-    table = pd.DataFrame(frame, copy=False)
+    # Text goes in as object Series, so pandas does not scan it for dates to infer.
+    table = pd.DataFrame({k: pd.Series(v, dtype=object, copy=False) if v.dtype == object else v
+                          for k, v in frame.items()}, copy=False)
     for check in ROW_CHECKS.get(name, ()):
         bad += check(table)
     bad = _formula_cells(bad, formulas)
@@ -259,7 +265,7 @@ def load_inputs(ws: Workspace, tables: Iterable[str] = DEFAULT_TABLES,
     if "transactions" in frames:
         txn_problems = [p for p in problems if p.table == "transactions"]
         credit_problems = [p for p in problems if p.table == "credits"]
-        credits = frames.get("credits", empty_table("credits"))
+        credits = frames["credits"] if "credits" in frames else empty_table("credits")
         frames["transactions"], credits, found = check_transactions(
             frames["transactions"], credits, known,
             left_out={p.txn_id for p in txn_problems if p.txn_id},
@@ -269,7 +275,7 @@ def load_inputs(ws: Workspace, tables: Iterable[str] = DEFAULT_TABLES,
             frames["credits"] = credits
 
     inputs = Inputs(
-        **{n: frames.get(n, empty_table(n)) for n in DEFAULT_TABLES},
+        **{n: frames[n] if n in frames else empty_table(n) for n in DEFAULT_TABLES},
         files=tuple(files),
     )
     return inputs, problems

@@ -1,0 +1,52 @@
+"""The load's shortcuts give what the long way gives: cleaning, numbers, rep ids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from compensation import coerce
+from compensation.schema import Column
+
+
+def _long_way(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    trimmed = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+@pytest.mark.parametrize("cells", [
+    ["a", "b"], ["a ", "b"], [" a", "b"], ["a", ""], ["a", None], ["x\u00a0"], ["\u2003x"],
+    ["é"], ["x\x1f"], ["~x", "!"], [" "], [],
+])
+def test_cleaning_matches_trimming_whole_and_sliced(cells):
+    whole = pa.array(cells, pa.string())
+    for column in (pa.chunked_array([whole], pa.string()), pa.chunked_array([whole.slice(1)], pa.string()),
+                   pa.chunked_array([whole, whole], pa.string())):
+        assert coerce.cleaned(column).equals(_long_way(column))
+
+
+@pytest.mark.parametrize("cells", [
+    ["1", "2.5", None], ["+1", "-.5", "1e3"], ["nan", "1"], ["inf"], ["-Infinity"], ["1e400"],
+    ["x", "1"], ["1,5"], ["0x10"],
+])
+def test_numbers_read_as_the_pattern_says(cells, monkeypatch):
+    text = coerce.cleaned(pa.chunked_array([pa.array(cells, pa.string())]))
+    col = Column("amount", "money", required=True)
+    fast = coerce.check_column(col, text, len(cells))
+    monkeypatch.setattr(coerce, "_all_numbers", lambda text, blank: None)
+    slow = coerce.check_column(col, text, len(cells))
+    np.testing.assert_array_equal(fast.values, slow.values)
+    np.testing.assert_array_equal(fast.extra["amount_cents"], slow.extra["amount_cents"])
+    assert [(w.tolist(), m) for w, m in fast.bad] == [(w.tolist(), m) for w, m in slow.bad]
+
+
+def test_repeated_rep_ids_are_matched_once_each():
+    cells = ["A1", "B 2", None, "A1"] * 5000
+    text = coerce.cleaned(pa.chunked_array([pa.array(cells, pa.string())]))
+    checked = coerce.check_column(Column("rep_id", "rep"), text, len(cells))
+    assert checked.values.tolist() == cells
+    (where, found), = checked.bad
+    assert where.tolist() == list(range(1, len(cells), 4))
+    assert len(set(found)) == 1 and "B 2" in found[0]
