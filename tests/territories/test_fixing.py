@@ -99,7 +99,9 @@ def test_chain_moves_excess_through_a_full_rep():
 
 def test_transport_pairs_make_the_restricted_lp_feasible(us_book):
     reps, accounts = us_book
-    sc = scenario(balance={"potential": "5%"}, objective="disruption", candidates=2)
+    # 1%: tight enough that each account's two nearest reps cannot balance the book (at 5% they
+    # can on this book with the libraries of today, and the test then proved nothing).
+    sc = scenario(balance={"potential": "1%"}, objective="disruption", candidates=2)
     inst = build_instance(reps, accounts, sc)
     block = np.arange(inst.n)
     assert lp_solve(build_model(inst, block, relax=True), 10, None).status == "infeasible"
