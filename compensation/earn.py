@@ -15,7 +15,7 @@ import pandas as pd
 from compensation.curves import curve, curve_targets
 from compensation.errors import Problem
 from compensation.incentives import accelerator_met, gate_open
-from compensation.measure import period_names, period_totals, quotas_for
+from compensation.measure import period_names, period_totals, positions_of, quotas_for
 from compensation.plan import Commission, Component
 from compensation.proration import QuotaSplit, splits_quota
 from compensation.rate_tables import transaction_sums
@@ -50,9 +50,9 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
     rows = governing[governing["kind"] == "component"].reset_index(drop=True)
     kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
     totals = period_totals(comp_credits, kinds, window.calendar)
-    # Nullable integers through the left join: a float64 NaN column would lose the cents of 10^15.
-    rows = rows.merge(totals.astype({"credited": "Int64"}), on=["rep_id", "line", "attainment_period"], how="left")
-    rows["credited"] = rows["credited"].fillna(0).astype("int64")
+    # Each row's total (keys are unique in totals), in int64 cents: a float would lose the cents of 10^15.
+    found = positions_of(rows, totals, ["rep_id", "line", "attainment_period"])
+    rows["credited"] = np.append(totals["credited"].to_numpy(dtype=np.int64), 0)[found]  # -1 (none): 0
     quota_key = np.empty(len(rows), dtype=object)
     needs = np.zeros(len(rows), dtype=bool)
     groups = rows.groupby(["plan_id", "line"], sort=False).indices

@@ -70,24 +70,42 @@ def _text_in(values: np.ndarray, wanted: Collection[str]) -> np.ndarray:
             mask |= values == w
         return mask
     codes, uniques = pd.factorize(values)
+    return _codes_in(codes, uniques, values, np.arange(len(values)), wanted)
+
+
+def _codes_in(codes: np.ndarray, uniques: np.ndarray, values: np.ndarray, at: np.ndarray,
+              wanted: Collection[str]) -> np.ndarray:
+    """`_text_in` of the cells `at` of `values`, given their `pd.factorize` codes and uniques."""
+    wanted = set(wanted)
     hit = np.fromiter((str(u) in wanted for u in uniques), dtype=bool, count=len(uniques))
     mask = np.append(hit, False)[codes]  # code -1 (missing) takes the trailing False
     missing = np.flatnonzero(codes < 0)
     if missing.size:
-        mask[missing] = pd.Series(values[missing], dtype=object).astype(str).isin(wanted).to_numpy()
+        mask[missing] = pd.Series(values[at[missing]], dtype=object).astype(str).isin(wanted).to_numpy()
     return mask
 
 
-def where_at(lines: pd.DataFrame, at: np.ndarray, where: Mapping[str, tuple[str, ...] | Condition]) -> np.ndarray:
+def where_at(lines: pd.DataFrame, at: np.ndarray, where: Mapping[str, tuple[str, ...] | Condition],
+             factorized: dict | None = None) -> np.ndarray:
     """`where_mask` of the rows `at` of `lines`, without copying the frame.
 
     A cancellation is tested with its original's values, its amount and date included, so
-    a reversal meets the same filters as what it reverses.
+    a reversal meets the same filters as what it reverses. `factorized`, when given, keeps
+    each text column's `pd.factorize` between calls: components filtering on the same
+    column then judge its distinct values, not a million cells each.
     """
     mask = np.ones(len(at), dtype=bool)
     for column, wanted in where.items():
         if column not in lines.columns:
             return np.zeros(len(at), dtype=bool)
+        values = lines[column].to_numpy()
+        if factorized is not None and not isinstance(wanted, Condition) and values.dtype == object \
+                and column not in ("amount", "date"):
+            if column not in factorized:
+                factorized[column] = pd.factorize(values)
+            codes, uniques = factorized[column]
+            mask &= _codes_in(codes[at], uniques, values, at, wanted)
+            continue
         values = original_values(lines, column, at)
         mask &= _condition_in(values, wanted) if isinstance(wanted, Condition) else _text_in(values, wanted)
     return mask
@@ -109,16 +127,21 @@ def fx_factors(lines: pd.DataFrame, plan_currency: np.ndarray, fx: pd.DataFrame,
 
     Converting X to plan currency Y uses rate(X) / rate(Y) of the line's month (base = 1).
     """
-    # Text of each (transaction currency, plan currency) pair, worked out once per pair.
+    if not len(lines):
+        return np.ones(0), np.ones(0), np.zeros(0, dtype=bool)
+    # Text of each (transaction currency, plan currency) pair, worked out once per pair of
+    # the few currencies: pair k is transaction currency k // n - 1 (-1: none), plan k % n.
     txn_codes, txn_uniques = pd.factorize(lines["currency"].to_numpy(dtype=object))
-    plan_codes, plan_uniques = pd.factorize(np.asarray(plan_currency, dtype=object), use_na_sentinel=False)
-    pair_codes, pairs = pd.factorize(txn_codes.astype(np.int64) * (len(plan_uniques) + 1) + plan_codes)
-    pair_txn = np.empty(len(pairs), dtype=object)
-    pair_plan = np.empty(len(pairs), dtype=object)
-    for k, pair in enumerate(pairs):
-        t, q = divmod(int(pair), len(plan_uniques) + 1)
-        pair_plan[k] = str(plan_uniques[q])
-        pair_txn[k] = str(txn_uniques[t]) if t >= 0 else pair_plan[k]
+    plan_currency = np.asarray(plan_currency, dtype=object)
+    plan_codes, plan_uniques = pd.factorize(plan_currency)  # use_na_sentinel=False would scan for NaN apart
+    if (plan_codes < 0).any():  # a plan without currency: its own code, as the first such value
+        plan_uniques = np.append(np.asarray(plan_uniques, dtype=object), plan_currency[np.argmax(plan_codes < 0)])
+        plan_codes = np.where(plan_codes < 0, len(plan_uniques) - 1, plan_codes)
+    n = len(plan_uniques)
+    pair_codes = (txn_codes.astype(np.int64) + 1) * n + plan_codes
+    pair_plan = np.array([str(plan_uniques[k % n]) for k in range((len(txn_uniques) + 1) * n)], dtype=object)
+    pair_txn = np.array([str(txn_uniques[k // n - 1]) if k >= n else pair_plan[k]
+                         for k in range(len(pair_plan))], dtype=object)
     months = lines["month"].to_numpy()
     same = (pair_txn == pair_plan)[pair_codes]
     rates = {}
@@ -151,8 +174,10 @@ def component_credits(
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Credited cents per (credit line, component): line_idx, rep_id, plan_id, line, multiplier, fx_rate, credited."""
     problems: list[Problem] = []
-    plan_ids = lines["plan_id"].to_numpy(dtype=object)
-    plan_currency = plan_values(plan_ids, plans, lambda p: p.currency).to_numpy()
+    # Plan ids hashed once: each plan's rows and currency then come from integer codes.
+    plan_codes, plan_names = pd.factorize(lines["plan_id"].to_numpy(dtype=object))
+    plan_currency = np.append(plan_values(plan_names, plans, lambda p: p.currency).to_numpy(dtype=object),
+                              np.nan)[plan_codes]
     num, den, missing = fx_factors(lines, plan_currency, fx, base_currency)
     if missing.any():
         lacking = lines[missing].assign(plan_currency=plan_currency[missing])
@@ -166,14 +191,18 @@ def component_credits(
     # Columns are taken per component as arrays: the wide lines frame is never copied.
     direct = pd.isna(lines["via_rep_id"].to_numpy(dtype=object))
     frames = []
+    factorized: dict = {}
+    code_of = {name: k for k, name in enumerate(plan_names)}
     for plan_id, plan in plans.items():
-        in_plan = (plan_ids == plan_id) & ~missing
+        if plan_id not in code_of:
+            continue
+        in_plan = (plan_codes == code_of[plan_id]) & ~missing
         if not in_plan.any():
             continue
         idx = np.flatnonzero(in_plan)
         for comp in plan.components:
             m = comp.measure
-            sel = where_at(lines, idx, m.where)
+            sel = where_at(lines, idx, m.where, factorized)
             if m.credit == "direct":
                 sel &= direct[idx]
             if comp.from_ is not None or comp.to is not None:  # the component's campaign dates
@@ -183,7 +212,7 @@ def component_credits(
             rows = idx[sel]
             factor = np.ones(len(rows))
             if m.multipliers:
-                conditions = [where_at(lines, rows, mult.where) for mult in m.multipliers]
+                conditions = [where_at(lines, rows, mult.where, factorized) for mult in m.multipliers]
                 factor = np.select(conditions, [float(mult.factor) for mult in m.multipliers], default=1.0)
             raw = lines[m.value].to_numpy()[rows]
             value = (raw.astype(float) if raw.dtype.kind == "f" else
@@ -268,6 +297,33 @@ def transaction_bands(lines, rows, comp, value, factor, credited, fx, base_curre
         band = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(dtype=float)
     return {"base": base, "band": band, "portion_num": num, "portion_den": den,
             "txn_share": lines["share"].to_numpy(dtype=float)[rows], "txn_id": lines["txn_id"].to_numpy()[rows]}
+
+
+def run_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`pd.factorize` of a column in long runs of one value, as component credits' `line` (a run per component).
+
+    Only the first cell of each run is hashed: comparing neighbours costs a third of hashing every cell.
+    """
+    values = np.asarray(values, dtype=object)
+    if not len(values):
+        return pd.factorize(values)
+    starts = np.flatnonzero(np.append(True, values[1:] != values[:-1]))
+    codes, uniques = pd.factorize(values[starts])
+    return np.repeat(codes, np.diff(np.append(starts, len(values)))), uniques
+
+
+def positions_of(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """The row of `right` (keys unique there) with each `left` row's keys, -1 for none: a left merge's match.
+
+    Found through one integer per row (missing keys equal to missing): pandas merges on
+    several object columns far more slowly.
+    """
+    code = np.zeros(len(left) + len(right), dtype=np.int64)
+    for key in keys:
+        codes, uniques = pd.factorize(np.concatenate([left[key].to_numpy(dtype=object),
+                                                      right[key].to_numpy(dtype=object)]))
+        code, _ = pd.factorize(code * (len(uniques) + 1) + codes + 1)
+    return pd.Index(code[len(left):]).get_indexer(code[:len(left)])
 
 
 def period_names(calendar: Calendar, kind: str, months: np.ndarray) -> np.ndarray:

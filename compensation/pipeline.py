@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from compensation.assignments import build_assignments, current_assignments, plan_values
+from compensation.crediting import frame_of
 from compensation.earn import earn_components
 from compensation.engines.partition import Credited, credit_partition
 from compensation.errors import HOLD, IcmError, Problem
 from compensation.incentives import earn_bonuses, earn_spifs
-from compensation.measure import period_names
+from compensation.measure import period_names, run_codes
 from compensation.money import product_cents
 from compensation.periods import Calendar, month_first_day, month_index, month_last_day, month_name
 from compensation.plan import Plan
@@ -303,10 +304,11 @@ def credit_detail(comp_credits, lines, calendar, plans) -> pd.DataFrame:
     take = comp_credits["line_idx"].to_numpy()
     out = {c: lines[c].to_numpy()[take] for c in columns}
     kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
-    line_kind = comp_credits["line"].map(kinds).to_numpy()
+    # Each line's period kind found once per line id: integer codes, not a million strings, compared.
+    line_codes, line_names = run_codes(comp_credits["line"].to_numpy(dtype=object))
     periods = np.empty(len(comp_credits), dtype=object)
     for kind in ("month", "quarter", "year"):
-        mask = line_kind == kind
+        mask = np.isin(line_codes, [code for code, name in enumerate(line_names) if kinds.get(name) == kind])
         if mask.any():
             periods[mask] = period_names(calendar, kind, comp_credits["month"].to_numpy()[mask])
     # base/band/portion_*: what a per-transaction table rated each credit on (issue 16), for explain.
@@ -316,7 +318,7 @@ def credit_detail(comp_credits, lines, calendar, plans) -> pd.DataFrame:
             out[c] = comp_credits[c].to_numpy()
     out["attainment_period"] = periods
     # Unconsolidated (no copy of a million rows): only explain and statements read it, by rep.
-    return pd.DataFrame(out, copy=False)
+    return frame_of(out)
 
 
 def exceptions_frame(period: str, problems: list[Problem]) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import pandas as pd
 from compensation.crediting import credit_lines
 from compensation.errors import Problem
 from compensation.incentives import spif_rows
-from compensation.measure import component_credits, period_names
+from compensation.measure import component_credits, period_names, run_codes
 from compensation.plan import Plan
 from compensation.timing import add_cash, cash_credits
 
@@ -61,7 +61,7 @@ def credit_partition(txns: pd.DataFrame, credits: pd.DataFrame, reps: pd.DataFra
     comp_credits, found = component_credits(lines, plans, fx, base_currency)
     problems += found
     credited = Credited(
-        credits=summed_credits(comp_credits, plans, window.calendar),
+        credits=summed_credits(comp_credits, lines, plans, window.calendar),
         cancel_keys=credited_candidates(comp_credits, lines, assignments, plans, window),
         spifs=spif_sums(lines, plans, window.calendar),
         cash=cash_credits(comp_credits, lines, plans, window.calendar),
@@ -70,7 +70,8 @@ def credit_partition(txns: pd.DataFrame, credits: pd.DataFrame, reps: pd.DataFra
     return credited, lines, comp_credits
 
 
-def summed_credits(comp_credits: pd.DataFrame, plans: Mapping[str, Plan], calendar) -> pd.DataFrame:
+def summed_credits(comp_credits: pd.DataFrame, lines: pd.DataFrame, plans: Mapping[str, Plan], calendar,
+                   ) -> pd.DataFrame:
     """Credited cents per (rep_id, plan_id, line, month), the month being the first of the finest period read.
 
     A component's credits are read per its attainment period and per the `per` period of
@@ -84,16 +85,27 @@ def summed_credits(comp_credits: pd.DataFrame, plans: Mapping[str, Plan], calend
     summed = comp_credits[~whole] if whole.any() else comp_credits
     grain = _grains(plans)
     months = summed["month"].to_numpy(dtype=np.int64)
-    line_codes, line_names = pd.factorize(summed["line"].to_numpy(dtype=object))
+    line_codes, line_names = run_codes(summed["line"].to_numpy(dtype=object))
     first = months.copy()
     for kind in ("quarter", "year"):
         coarse = np.array([grain.get(name) == kind for name in line_names] + [False], dtype=bool)[line_codes]
         if coarse.any():
             first[coarse] = _first_months(calendar, kind, months[coarse])
-    sums = _sum_by(pd.DataFrame({"rep_id": summed["rep_id"].to_numpy(), "plan_id": summed["plan_id"].to_numpy(),
-                                 "line": summed["line"].to_numpy(dtype=object), "month": first,
-                                 "credited": summed["credited"].to_numpy(dtype=np.int64)}, copy=False),
-                   SUM_KEY, "credited")
+    # First summed per (assignment, line, month) as one integer: the assignment fixes rep_id
+    # and plan_id, so no string is hashed per credit. Those partial sums, in order of first
+    # appearance, then add up per SUM_KEY as few rows.
+    assignment = lines["assignment"].to_numpy(dtype=np.int64)[summed["line_idx"].to_numpy()]
+    low = int(first.min()) if len(first) else 0
+    span = int(first.max()) - low + 1 if len(first) else 1
+    key = (assignment * (len(line_names) + 1) + line_codes + 1) * span + (first - low)
+    groups, _ = pd.factorize(key)
+    at = np.full(int(groups.max()) + 1 if len(groups) else 0, len(groups), dtype=np.int64)
+    np.minimum.at(at, groups, np.arange(len(groups)))
+    partial = np.zeros(len(at), dtype=np.int64)
+    np.add.at(partial, groups, summed["credited"].to_numpy(dtype=np.int64))
+    sums = _sum_by(pd.DataFrame({"rep_id": summed["rep_id"].to_numpy()[at], "plan_id": summed["plan_id"].to_numpy()[at],
+                                 "line": summed["line"].to_numpy(dtype=object)[at], "month": first[at],
+                                 "credited": partial}), SUM_KEY, "credited")
     if not whole.any():
         return sums
     kept = comp_credits[whole].drop(columns=["line_idx"])
