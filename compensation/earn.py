@@ -22,6 +22,11 @@ from compensation.rate_tables import transaction_sums
 from compensation.tiers import commission
 
 
+def _unknown(n: int) -> pd.arrays.BooleanArray:
+    """Missing booleans, n of them, from a mask: pandas reads a list of NA cell by cell."""
+    return pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+
+
 def component_earned(rows: pd.DataFrame, comp: Component, targets, credits: pd.DataFrame | None = None,
                      rule: Commission | None = None) -> np.ndarray:
     """Earned-to-date cents of one component's rows, before gates; caps per attainment period.
@@ -71,7 +76,7 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
     rows["attainment"] = rows["attainment"].where(rows["quota"].notna())
     rows["earned_to_date"] = np.zeros(len(rows), dtype=np.int64)
     rows["target"] = np.nan  # curve target in cents, for explain and statements
-    rows["gate_open"] = pd.array([pd.NA] * len(rows), dtype="boolean")
+    rows["gate_open"] = _unknown(len(rows))
     for (plan_id, line), group in rows.groupby(["plan_id", "line"], sort=False):
         comp = plans[plan_id].component(line)
         targets = curve_targets(group, assignments, plans, window.calendar) if comp.payout_curve else None
@@ -86,7 +91,7 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
             gating = plans[plan_id].component(comp.accelerator_component)
             met = accelerator_met(group, comp, rows, gating, window.calendar, window.run_month)
             if "accelerator_met" not in rows:
-                rows["accelerator_met"] = pd.array([pd.NA] * len(rows), dtype="boolean")
+                rows["accelerator_met"] = _unknown(len(rows))
             rows.loc[group.index, "accelerator_met"] = met
             fallback = component_earned(group, comp, targets, credits, comp.commission.decelerated())
             earned = np.where(met, earned, fallback)
