@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from compensation.assignments import match_by_date, plan_values
+from compensation.coerce import frame_of
 from compensation.errors import Problem
 from compensation.periods import month_indexes
 from compensation.plan import Plan
@@ -119,16 +120,6 @@ def credit_lines(
                    plan_id=plan_id)
     columns["month"] = month_indexes(columns["date"])
     return frame_of(columns), problems
-
-
-def frame_of(columns: Mapping[str, np.ndarray]) -> pd.DataFrame:
-    """The arrays as a frame, without a copy, each object array kept an object column.
-
-    Given bare object arrays, pandas scans those of missing cells only (a `reverses` or
-    `via_rep_id` column) for dates to infer: tens of milliseconds a million rows.
-    """
-    return pd.DataFrame({name: pd.Series(values, dtype=object, copy=False) if values.dtype == object else values
-                         for name, values in columns.items()}, copy=False)
 
 
 def _orig_dates(dates: np.ndarray, own: np.ndarray, source: np.ndarray, is_cancel: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from compensation.assignments import build_assignments, current_assignments, plan_values
-from compensation.crediting import frame_of
+from compensation.coerce import frame_of
 from compensation.earn import earn_components
 from compensation.engines.partition import Credited, credit_partition
 from compensation.errors import HOLD, IcmError, Problem

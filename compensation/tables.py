@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from compensation import messages
-from compensation.coerce import check_column, cleaned, to_objects
+from compensation.coerce import check_column, cleaned, frame_of, to_objects
 from compensation.errors import HOLD, IcmError, Located, Problem
 from compensation.readers import BLANK_HEADER, file_sha256, read_text_table, relative, table_path
 from compensation.results import InputFile
@@ -138,9 +138,7 @@ def typed_rows(name: str, raw, source: str, known_reps: Collection[str] | None =
         if renamed[h] not in frame:
             frame[renamed[h]] = to_objects(texts[h])
     # Columns stay separate blocks: consolidating a million rows of text is a copy for nothing.
-    # Text goes in as object Series, so pandas does not scan it for dates to infer.
-    table = pd.DataFrame({k: pd.Series(v, dtype=object, copy=False) if v.dtype == object else v
-                          for k, v in frame.items()}, copy=False)
+    table = frame_of(frame)
     for check in ROW_CHECKS.get(name, ()):
         bad += check(table)
     bad = _formula_cells(bad, formulas)
