@@ -89,28 +89,29 @@ def _may_need_cleaning(chunk: pa.Array) -> bool:
     return bool(edges.min() <= 0x20 or edges.max() >= 0x7F)  # only printable ASCII is sure
 
 
-def to_objects(column: pa.ChunkedArray, encoded: pa.DictionaryArray | None = None) -> np.ndarray:
+def to_objects(column: pa.ChunkedArray) -> np.ndarray:
     """Text as an object array of str with None for missing.
 
     Columns with repeated values (currency, type, product, plan, and a rep_id owning many
     transactions) share one str object per value, which keeps 10 million rows in memory;
-    only columns of distinct ids (txn_id) get one object per cell. `encoded`: the column
-    as `repeated` gave it, if already at hand.
+    only columns of distinct ids (txn_id) get one object per cell.
     """
-    if len(column) == 0:
-        return np.empty(0, dtype=object)
-    encoded = encoded if encoded is not None else repeated(column)
-    if encoded is None:  # ids: nothing to share
-        return column.to_numpy(zero_copy_only=False).astype(object, copy=False)
-    return per_cell(encoded, encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
+    return _objects(column, repeated(column))
 
 
 def repeated(column: pa.ChunkedArray) -> pa.DictionaryArray | None:
-    """The column dictionary-encoded when it repeats its values; None for ids (all distinct)."""
+    """The column dictionary-encoded when it repeats its values; None for ids (all distinct) or no cells."""
     sample = column.slice(0, 65536)
-    if len(pc.unique(sample)) > 0.95 * len(sample):
+    if len(pc.unique(sample)) >= 0.95 * len(sample):
         return None
     return pc.dictionary_encode(column).combine_chunks()
+
+
+def _objects(column: pa.ChunkedArray, encoded: pa.DictionaryArray | None) -> np.ndarray:
+    """`to_objects` of a column `repeated` has already looked at."""
+    if encoded is None:  # ids: nothing to share
+        return column.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    return per_cell(encoded, encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
 
 
 def per_cell(encoded: pa.DictionaryArray, per_value: np.ndarray, null) -> np.ndarray:
@@ -161,8 +162,8 @@ def check_column(col: Column, text: pa.ChunkedArray | None, n: int) -> Checked:
 def _text(col: Column, text: pa.ChunkedArray, cells) -> Checked:
     if col.kind == "upper":
         text = pc.utf8_upper(text)
-    encoded = repeated(text) if len(text) else None
-    result = Checked(to_objects(text, encoded))
+    encoded = repeated(text)
+    result = Checked(_objects(text, encoded))
     if col.kind == "rep":
         # Rep ids repeat (a rep owns many transactions): match each distinct id once.
         ok = (matches(text, REP_ID_PATTERN) if encoded is None

@@ -20,6 +20,8 @@ from compensation.money import checked_sum, product_cents
 from compensation.periods import Calendar, month_name
 from compensation.plan import Condition, Plan
 
+ON_ORIGINAL = ("amount", "date")  # a cancellation is judged on its original's value of these (rule 2)
+
 
 def where_mask(frame: pd.DataFrame, where: Mapping[str, tuple[str, ...] | Condition]) -> np.ndarray:
     """Every key must match; a tuple of values means one of. Unknown columns match nothing."""
@@ -98,21 +100,20 @@ def where_at(lines: pd.DataFrame, at: np.ndarray, where: Mapping[str, tuple[str,
     for column, wanted in where.items():
         if column not in lines.columns:
             return np.zeros(len(at), dtype=bool)
-        values = lines[column].to_numpy()
-        if factorized is not None and not isinstance(wanted, Condition) and values.dtype == object \
-                and column not in ("amount", "date"):
-            if column not in factorized:
-                factorized[column] = pd.factorize(values)
-            codes, uniques = factorized[column]
-            mask &= _codes_in(codes[at], uniques, values, at, wanted)
+        if factorized is None or isinstance(wanted, Condition) or column in ON_ORIGINAL:
+            values = original_values(lines, column, at)
+            mask &= _condition_in(values, wanted) if isinstance(wanted, Condition) else _text_in(values, wanted)
             continue
-        values = original_values(lines, column, at)
-        mask &= _condition_in(values, wanted) if isinstance(wanted, Condition) else _text_in(values, wanted)
+        values = lines[column].to_numpy()
+        if column not in factorized:
+            factorized[column] = pd.factorize(values)
+        codes, uniques = factorized[column]
+        mask &= _codes_in(codes[at], uniques, values, at, wanted)
     return mask
 
 
 def original_values(lines: pd.DataFrame, column: str, at: np.ndarray) -> np.ndarray:
-    """Column values of rows `at`; for a cancellation its original's amount and date (rule 2)."""
+    """Column values of rows `at`; for a cancellation its original's (`ON_ORIGINAL`: amount, date; rule 2)."""
     if column == "amount" and "orig_amount" in lines.columns:
         return lines["orig_amount"].to_numpy()[at]
     if column == "date" and "orig_date" in lines.columns and "is_cancel" in lines.columns:
