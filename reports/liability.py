@@ -38,32 +38,49 @@ def liability_frame(result: RunResult) -> pd.DataFrame:
     """Per rep (sorted) then one `Total` row per currency; money in int64 cents."""
     t = result.timing
     s = result.settlement
-    reps = pd.Index(sorted(set(t["rep_id"]) | set(s["rep_id"])), dtype=object)  # one array, reused by reindex
-    by_rep = t.assign(
-        held_in=-t["held"], holdback_end=np.where(t["source"] == "holdback", t["balance_after"], 0),
-        cash_end=np.where(t["source"] == "cash", t["balance_after"], 0),
-    ).groupby("rep_id")[["balance_before", "held_in", "release", "forfeited", "balance_after", "holdback_end",
-                         "cash_end"]].sum()
-    by_rep = by_rep.reindex(reps, fill_value=0)
-    settled = s.set_index("rep_id").reindex(reps)
-    info = result.reps.set_index("rep_id").reindex(reps)
-    currency = settled["currency"].fillna(info["currency"]) if len(reps) else pd.Series(dtype=object)
-    out = pd.DataFrame({
-        "period": result.period, "rep_id": reps, "name": info["name"].to_numpy(dtype=object),
-        "currency": currency.to_numpy(dtype=object),
-        "held_start": by_rep["balance_before"].to_numpy(), "held": by_rep["held_in"].to_numpy(),
-        "released": by_rep["release"].to_numpy(), "forfeited": by_rep["forfeited"].to_numpy(),
-        "held_end": by_rep["balance_after"].to_numpy(), "holdback_end": by_rep["holdback_end"].to_numpy(),
-        "cash_pending_end": by_rep["cash_end"].to_numpy(),
-        "payable": settled["pay"].fillna(0).to_numpy(dtype=np.int64) if len(reps) else [],
-        "draw_balance": settled["balance_after"].fillna(0).to_numpy(dtype=np.int64) if len(reps) else [],
-    })
-    for c in MONEY[:-1]:
-        out[c] = out[c].astype("int64")
-    out["net_liability"] = out["held_end"] + out["payable"] - out["draw_balance"]
-    totals = out.groupby("currency", sort=True)[list(MONEY)].sum().reset_index()
-    totals = totals.assign(period=result.period, rep_id="", name="Total")
-    return pd.concat([out, totals[list(LIABILITY_COLUMNS)]], ignore_index=True)[list(LIABILITY_COLUMNS)]
+    reps = _sorted_ids(t["rep_id"], s["rep_id"])
+    settled = _rows_of(s, reps, ("currency", "pay", "balance_after"))
+    info = _rows_of(result.reps, reps, ("name", "currency"))
+    after = t["balance_after"].to_numpy()
+    flows = {"held_start": t["balance_before"], "held": -t["held"], "released": t["release"],
+             "forfeited": t["forfeited"], "held_end": after,
+             "holdback_end": np.where(t["source"] == "holdback", after, 0),
+             "cash_pending_end": np.where(t["source"] == "cash", after, 0)}
+    known = t["rep_id"].notna().to_numpy()  # as groupby: a row without a rep counts for nobody
+    at = reps.get_indexer(t["rep_id"][known])
+    money = {c: _sums(at, len(reps), np.asarray(flow)[known]) for c, flow in flows.items()}
+    money["payable"] = settled["pay"].fillna(0).to_numpy(dtype=np.int64)
+    money["draw_balance"] = settled["balance_after"].fillna(0).to_numpy(dtype=np.int64)
+    money["net_liability"] = money["held_end"] + money["payable"] - money["draw_balance"]
+    currency = settled["currency"].fillna(info["currency"]).to_numpy(dtype=object)
+    codes, currencies = pd.factorize(currency, sort=True)  # as groupby: sorted; a rep without one is in no total
+    counted = codes >= 0
+    totals = {c: _sums(codes[counted], len(currencies), values[counted]) for c, values in money.items()}
+    out = pd.DataFrame({"period": result.period, "rep_id": reps, "name": info["name"].to_numpy(dtype=object),
+                        "currency": currency, **money})
+    totals = pd.DataFrame({"currency": currencies, **totals}).assign(period=result.period, rep_id="", name="Total")
+    return pd.concat([out, totals[list(LIABILITY_COLUMNS)]], ignore_index=True)
+
+
+def _sums(at: np.ndarray, size: int, values: np.ndarray) -> np.ndarray:
+    """Exact int64 sums of `values` by their position `at` in 0..size-1."""
+    total = np.zeros(size, dtype=np.int64)
+    np.add.at(total, at, values.astype(np.int64))
+    return total
+
+
+def _sorted_ids(*columns: pd.Series) -> pd.Index:
+    """`sorted(set(...))` of the ids in these columns, without the sort when they already come in order."""
+    ids = pd.Index(pd.unique(np.concatenate([c.to_numpy(dtype=object) for c in columns])), dtype=object)
+    if not ids.hasnans and ids.is_monotonic_increasing:
+        return ids
+    return pd.Index(sorted(set().union(*columns)), dtype=object)
+
+
+def _rows_of(frame: pd.DataFrame, reps: pd.Index, columns: tuple[str, ...]) -> dict[str, pd.Series]:
+    """`frame.set_index("rep_id").reindex(reps)[columns]`: each rep's row, <NA> for a rep not in the frame."""
+    rows = pd.Index(frame["rep_id"]).get_indexer(reps)
+    return {c: pd.Series(frame[c].array.take(rows, allow_fill=True)) for c in columns}
 
 
 def liability_csv(result: RunResult) -> bytes:
@@ -95,19 +112,29 @@ def journal_frame(result: RunResult) -> pd.DataFrame:
     accounts = result.workspace.settings.journal_accounts
     date = month_last_day(month_index(result.period)).isoformat()
     reg = result.register
+    s = result.settlement
+    t = result.timing
+    currencies = pd.unique(reg["currency"])
+    currencies = sorted(currencies[pd.notna(currencies)])
+    # Each register line's and settlement's currency as its place in `currencies` (-1: none), found once.
+    line_currency = pd.Index(currencies, dtype=object).get_indexer(reg["currency"])
+    settled_currency = pd.Index(currencies, dtype=object).get_indexer(s["currency"])
+    kind = pd.Categorical(reg["kind"])  # each distinct kind is judged once
+    earned_line = kind.isin(EARNED_KINDS)
+    timing_line = kind.isin(("held", "release"))
+    settling_line = kind.isin(("recovery", "draw", "carry_forward"))
+    growth = s["balance_after"] - s["balance_before"]
     rows = []
-    for currency in sorted(set(reg["currency"].dropna())):
-        lines = reg[reg["currency"] == currency]
-        amount = lines["amount"].astype("int64")
-        earned = int(amount[lines["kind"].isin(EARNED_KINDS)].sum())
-        timing = int(amount[lines["kind"].isin(("held", "release"))].sum())
-        settled_lines = int(amount[lines["kind"].isin(("recovery", "draw", "carry_forward"))].sum())
+    for code, currency in enumerate(currencies):
+        mine = line_currency == code
+        amount = reg["amount"][mine].astype("int64").to_numpy()
+        earned = int(amount[earned_line[mine]].sum())
+        timing = int(amount[timing_line[mine]].sum())
+        settled_lines = int(amount[settling_line[mine]].sum())
         pay = int(amount.sum())
-        st = result.settlement[result.settlement["currency"] == currency]
-        draws = int((st["balance_after"] - st["balance_before"]).sum())
+        draws = int(growth[settled_currency == code].sum())
         top_up = settled_lines - draws  # non-recoverable draw paid beyond what the rep owes back
-        mine = result.timing[result.timing["rep_id"].isin(set(lines["rep_id"]))]
-        forfeited = int(mine["forfeited"].sum())
+        forfeited = int(t["forfeited"][t["rep_id"].isin(reg["rep_id"][mine])].sum())
         tag = f"{result.period} ({currency})"
         rows += [
             (accounts.expense, earned + top_up, f"commission expense {tag}"),

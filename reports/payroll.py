@@ -24,14 +24,21 @@ def payroll_frame(register: pd.DataFrame, reps: pd.DataFrame, period: str) -> pd
         by_rep = register.groupby("rep_id", sort=False)  # two plain reductions: half the time of .agg(...)
         totals = pd.DataFrame({"currency": by_rep["currency"].first(), "amount": by_rep["amount"].sum()}).reset_index()
     totals = totals[totals["amount"].astype("int64") > 0]
-    people = reps.drop_duplicates("rep_id")[["rep_id", "name", "email"]]
-    out = totals.merge(people, on="rep_id", how="left", sort=False)
-    if "name" in register:
+    rep_ids = totals["rep_id"].to_numpy()
+    people = reps[["rep_id", "name", "email"]]
+    keys = pd.Index(people["rep_id"])
+    if not keys.is_unique:
+        people = people.drop_duplicates("rep_id")
+        keys = pd.Index(people["rep_id"])
+    # A left merge on a unique key: each paid rep's row of `reps` (its first), <NA> when it has none.
+    rows = keys.get_indexer(rep_ids)
+    name, email = (pd.Series(people[c].array.take(rows, allow_fill=True)) for c in ("name", "email"))
+    if "name" in register and name.isna().any():
         first_names = register.drop_duplicates("rep_id").set_index("rep_id")["name"]
-        out["name"] = out["name"].fillna(out["rep_id"].map(first_names))
-    out["period"] = period
-    out["amount"] = out["amount"].astype("int64")
-    return out[list(PAYROLL_COLUMNS)].reset_index(drop=True)
+        name = name.fillna(pd.Series(rep_ids).map(first_names))
+    return pd.DataFrame({"rep_id": rep_ids, "name": name, "email": email, "period": period,
+                         "currency": totals["currency"].to_numpy(),
+                         "amount": totals["amount"].to_numpy(dtype="int64")})
 
 
 def payroll_csv(register: pd.DataFrame, reps: pd.DataFrame, period: str) -> bytes:

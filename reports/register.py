@@ -33,20 +33,23 @@ _FORMULA_START = "^[=+\\-@\t\r]"
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
-def _csv_specials() -> str:
-    """The RE2 class of characters that make Python's csv.writer quote a field (minimal, LF lines).
+def _csv_specials() -> tuple[bytes, str]:
+    """The characters that make Python's csv.writer quote a field (minimal, LF lines): as bytes, and as an RE2 class.
 
     Asked of the csv module itself, because Python versions differ (a lone CR, for one).
     """
-    quoted = ""
+    chars, quoted = b"", ""
     for char, pattern in ((",", ","), ('"', '"'), ("\n", "\\n"), ("\r", "\\r")):
         buffer = io.StringIO(newline="")
         csv.writer(buffer, lineterminator="\n").writerow([f"a{char}b", "c"])
-        quoted += pattern if buffer.getvalue().startswith('"') else ""
-    return f"[{quoted}]"
+        if buffer.getvalue().startswith('"'):
+            chars, quoted = chars + char.encode("ascii"), quoted + pattern
+    return chars, f"[{quoted}]"
 
 
-_CSV_SPECIAL = _csv_specials()
+_CSV_SPECIAL_BYTES, _CSV_SPECIAL = _csv_specials()
+_FORMULA_BYTE = np.zeros(256, dtype=bool)  # by first byte: _FORMULA_START's characters (all ASCII)
+_FORMULA_BYTE[list(b"=+-@\t\r")] = True
 
 
 def _fixed_text(units: np.ndarray, missing: np.ndarray, decimals: int) -> pa.Array:
@@ -55,9 +58,12 @@ def _fixed_text(units: np.ndarray, missing: np.ndarray, decimals: int) -> pa.Arr
     The digits of |units|, padded to one more than `decimals`, get the point inserted; a sign
     only where negative (most money is not).
     """
+    if len(units) > 1 and not missing.any() and units.min() == units.max():
+        # One figure throughout (a column of zeros, say): its text once, repeated.
+        return pa.repeat(_fixed_text(units[:1], missing[:1], decimals)[0], len(units))
     digits = pc.cast(pa.array(np.abs(units), mask=missing), pa.string())
-    digits = pc.utf8_lpad(digits, width=decimals + 1, padding="0")
-    text = pc.utf8_replace_slice(digits, start=-decimals, stop=-decimals, replacement=".")
+    digits = pc.ascii_lpad(digits, width=decimals + 1, padding="0")  # digits are ASCII: byte kernels
+    text = pc.binary_replace_slice(digits, start=-decimals, stop=-decimals, replacement=".")
     negative = units < 0
     if negative.any():
         text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
@@ -107,6 +113,14 @@ def plain_array(column) -> pa.Array:
     return pa.array([None if m else str(v) for v, m in zip(values.tolist(), mask, strict=True)], pa.string())
 
 
+def utf8_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A string array's offsets (one more than its length) and the UTF-8 bytes they index: views, no copy."""
+    _, offsets, data = text.buffers()
+    offsets = np.frombuffer(offsets, dtype=np.int64 if pa.types.is_large_string(text.type) else np.int32)
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    return offsets[text.offset:text.offset + len(text) + 1], data
+
+
 def defused_array(column) -> pa.Array:
     """Text that came from data, safe to open in a spreadsheet.
 
@@ -115,6 +129,10 @@ def defused_array(column) -> pa.Array:
     which is data, not a formula.
     """
     text = plain_array(column)
+    offsets, data = utf8_buffers(text)
+    starts = offsets[:-1][offsets[1:] > offsets[:-1]]
+    if not _FORMULA_BYTE[data[starts]].any():  # no cell starts like a formula (most columns): no regex
+        return text
     risky = pc.match_substring_regex(text, _FORMULA_START)
     if not pc.any(risky).as_py():
         return text
@@ -124,6 +142,15 @@ def defused_array(column) -> pa.Array:
     defuse = pc.is_in(text, value_set=formulas)
     return pc.if_else(defuse, pc.binary_join_element_wise("'", text, ""), text)
 
+
+
+def _may_need_quotes(text: pa.Array) -> bool:
+    """Whether a cell's bytes may hold a character csv.writer quotes for (a byte scan; null cells count too)."""
+    if not isinstance(text, pa.Array) or not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        return True
+    offsets, data = utf8_buffers(text)
+    values = data[offsets[0]:offsets[-1]].tobytes()
+    return any(char in values for char in _CSV_SPECIAL_BYTES)
 
 
 def joined_text(lines: pa.Array) -> memoryview:
@@ -149,8 +176,8 @@ def csv_bytes(columns: tuple[str, ...], cells: dict[str, pa.Array]) -> bytes:
     quoted = []
     for column in columns:
         text = cells[column]
-        special = pc.match_substring_regex(text, _CSV_SPECIAL)
-        if pc.any(special).as_py():
+        special = pc.match_substring_regex(text, _CSV_SPECIAL) if _may_need_quotes(text) else None
+        if special is not None and pc.any(special).as_py():
             wrapped = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
             text = pc.if_else(special, wrapped, text)
         quoted.append(text)

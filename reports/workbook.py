@@ -31,7 +31,7 @@ from openpyxl.utils import get_column_letter
 
 from compensation.results import EXCEPTION_COLUMNS, REGISTER_COLUMNS, RunResult
 from reports.liability import LIABILITY_COLUMNS, liability_frame
-from reports.register import MONEY_COLUMNS, joined_text, money_array, plain_array
+from reports.register import MONEY_COLUMNS, joined_text, money_array, plain_array, utf8_buffers
 
 MONEY_FORMAT = "#,##0.00;-#,##0.00"
 PERCENT_FORMAT = "0.0%"
@@ -40,6 +40,8 @@ _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _HEADER_FILL = PatternFill("solid", fgColor="1F3A5F")
 # What XML 1.0 cannot carry (openpyxl's ILLEGAL_CHARACTERS_RE), as an RE2 class for Arrow.
 _ILLEGAL_XML = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
+# The bytes _escaped_text leaves alone (all but _ILLEGAL_XML's and & < >): deleting them leaves what it changes.
+_XML_PLAIN_BYTES = bytes(b for b in range(256) if (b >= 0x20 or b in b"\t\n\r") and b not in b"&<>")
 
 
 class _Sheet:
@@ -134,17 +136,19 @@ def _float_text(floats: np.ndarray, blank: np.ndarray) -> pa.Array:
     return text
 
 
-def _escaped_text(values) -> tuple[pa.Array, pa.Array]:
-    """Distinct text values escaped for XML and each row's index into them (null: missing).
+def _escaped_text(values) -> pa.Array:
+    """Text for XML, null where missing: characters XML cannot carry dropped, `&`, `<`, `>` escaped.
 
-    Register columns repeat (period, name, line, currency): each distinct value is escaped once.
-    Arrow's dictionary keeps text with a NUL apart (pandas' factorize merges it with "").
+    Most columns have none of these bytes (a byte scan; UTF-8 keeps ASCII bytes to ASCII): no kernel runs.
     """
-    encoded = pc.dictionary_encode(plain_array(values))
-    text = pc.replace_substring_regex(encoded.dictionary, _ILLEGAL_XML, "")
+    text = plain_array(values)
+    offsets, data = utf8_buffers(text)
+    if not data[offsets[0]:offsets[-1]].tobytes().translate(None, _XML_PLAIN_BYTES):
+        return text
+    text = pc.replace_substring_regex(text, _ILLEGAL_XML, "")
     for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         text = pc.replace_substring(text, char, entity)
-    return text, encoded.indices
+    return text
 
 
 def _cells_xml(kind: str, values, column: str, numbers: pa.Array, style_ids) -> list:
@@ -158,11 +162,11 @@ def _cells_xml(kind: str, values, column: str, numbers: pa.Array, style_ids) -> 
         text = _number_text(kind, values)
         pieces = [f'<c r="{column}', numbers, f'"{style}><v>', text, "</v></c>"]
     else:
-        uniques, codes = _escaped_text(values)
-        tails = pc.binary_join_element_wise('" t="inlineStr"><is><t xml:space="preserve">', uniques, "</t></is></c>",
-                                            "")
-        text = pc.take(pc.if_else(pc.equal(uniques, ""), pa.scalar(None, pa.string()), tails), codes)
-        pieces = [f'<c r="{column}', numbers, text]
+        text = _escaped_text(values)
+        empty = pc.equal(text, "")
+        if pc.any(empty).as_py():
+            text = pc.if_else(empty, pa.scalar(None, pa.string()), text)
+        pieces = [f'<c r="{column}', numbers, '" t="inlineStr"><is><t xml:space="preserve">', text, "</t></is></c>"]
     return [pc.binary_join_element_wise(*pieces, "")] if text.null_count else pieces
 
 
@@ -214,22 +218,36 @@ def summary_frame(result: RunResult) -> tuple[pd.DataFrame, list[str]]:
     balance after this run (positive: the rep owes).
     """
     register = result.register
-    reps = register.drop_duplicates("rep_id")[["rep_id", "name", "plan_id", "currency"]]
-    out = reps.set_index("rep_id")
-    out["paid"] = register.groupby("rep_id", sort=False)["amount"].sum()
-    year = result.year_to_date.set_index("rep_id")
-    for column, source in (("earned_ytd", "earned"), ("paid_ytd", "paid"), ("balance_owed", "balance")):
-        out[column] = year[source].reindex(out.index) if len(year) else pd.NA
+    # Reps in the order of their first line (as drop_duplicates); a line without a rep is in no group (as groupby).
+    codes, reps = pd.factorize(register["rep_id"], use_na_sentinel=False)
+    _, first = np.unique(codes, return_index=True)
+    has_rep = pd.notna(reps.to_numpy())
+    grouped = has_rep[codes]
+    out = {"rep_id": reps.to_numpy()} | {c: register[c].to_numpy()[first] for c in ("name", "plan_id", "currency")}
+    paid = np.zeros(len(reps), dtype=np.int64)
+    np.add.at(paid, codes[grouped], register["amount"].to_numpy(dtype=np.int64, na_value=0)[grouped])
+    out["paid"] = pd.arrays.IntegerArray(paid, ~has_rep)
+    sources = {"earned_ytd": "earned", "paid_ytd": "paid", "balance_owed": "balance"}
+    ytd = result.year_to_date
+    year = ytd.set_index("rep_id")[list(sources.values())].reindex(reps) if len(ytd) else None
+    for column, source in sources.items():
+        out[column] = np.full(len(reps), pd.NA) if year is None else year[source].to_numpy()
+    # The first attainment that is not NaN per rep and component line (as groupby's "first").
+    comp = grouped & (register["kind"] == "component").to_numpy() & register["line"].notna().to_numpy()
+    line_codes, lines = pd.factorize(register["line"].to_numpy()[comp])
+    lines = pd.Index(lines)
+    attainment = register["attainment"].to_numpy(dtype="float64", na_value=np.nan)[comp]
+    known = ~np.isnan(attainment)
+    keys = codes[comp][known] * len(lines) + line_codes[known]
+    keys, at = np.unique(keys, return_index=True)
+    table = np.full((len(reps), len(lines)), np.nan)
+    table.flat[keys] = attainment[known][at]
     components: list[str] = []
     for plan in result.plans.values():
-        components += [c.id for c in plan.components if c.id not in components]
-    comp_rows = register[register["kind"] == "component"]
-    # The first attainment that is not NaN per rep and component (pivot_table's "first", 10x faster).
-    attainment = comp_rows.groupby(["rep_id", "line"], sort=False)["attainment"].first().unstack()
-    components = [c for c in components if c in attainment.columns]
+        components += [c.id for c in plan.components if c.id not in components and c.id in lines]
     for component in components:
-        out[component] = attainment[component].reindex(out.index)
-    return out.reset_index(), components
+        out[component] = table[:, lines.get_loc(component)]
+    return pd.DataFrame(out), components
 
 
 def _totals_rows(sheet: _Sheet, frame: pd.DataFrame, money: dict[int, str]) -> None:
