@@ -26,6 +26,82 @@ def plan_values(plan_ids, plans: Mapping[str, Plan], value: Callable[[Plan], Any
     return pd.Series(plan_ids).map({pid: value(p) for pid, p in plans.items()})
 
 
+def shared_codes(*columns: np.ndarray, sort: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+    """`pd.factorize` of several columns as one (each value hashed once): their codes and the uniques.
+
+    Missing values take -1; with `sort`, codes follow the values' order and missing ones
+    come last (len(uniques)), as a merge that sorts orders its keys.
+    """
+    codes, uniques = pd.factorize(np.concatenate([np.asarray(c, dtype=object) for c in columns]), sort=sort)
+    if sort:
+        codes = np.where(codes < 0, len(uniques), codes)
+    bounds = np.cumsum([0] + [len(c) for c in columns])
+    return [codes[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)], uniques
+
+
+def combined_codes(*codes: np.ndarray) -> np.ndarray:
+    """One int64 per row for several columns' codes (from -1): equal tuples, equal codes, in their order."""
+    code = np.zeros(len(codes[0]), dtype=np.int64)
+    for c in codes:
+        size = int(c.max(initial=-1)) + 2
+        if code.max(initial=0) >= 2**62 // size:  # keep the combined codes in int64 (and in order)
+            code = pd.factorize(code, sort=True)[0].astype(np.int64)
+        code = code * size + c + 1
+    return code
+
+
+def key_codes(*tables: list[np.ndarray], sort: bool = False) -> list[np.ndarray]:
+    """One int64 per row of each table over the same key columns: equal keys, equal codes.
+
+    Missing values equal each other, as a pandas merge matches them. Each key is hashed
+    once over all tables; rows are then matched as integers. With `sort`, codes order the
+    keys as a merge that sorts does (by each column in turn, missing last).
+    """
+    columns = [shared_codes(*key, sort=sort)[0] for key in zip(*tables, strict=True)]
+    code = combined_codes(*[np.concatenate(c) for c in columns])
+    bounds = np.cumsum([0] + [len(t[0]) for t in tables])
+    return [code[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def merge_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(left, right) row positions an inner merge on integer keys pairs, in a merge's order.
+
+    Each left row in turn, with its right rows in table order.
+    """
+    order = np.argsort(right, kind="stable")
+    table = right[order]
+    lo = np.searchsorted(table, left, side="left")
+    counts = np.searchsorted(table, left, side="right") - lo
+    at = np.repeat(np.arange(len(left)), counts)
+    offsets = np.arange(len(at)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return at, order[np.repeat(lo, counts) + offsets]
+
+
+def rep_date_order(rep_ids, dates) -> tuple[np.ndarray, np.ndarray]:
+    """The order `sort_values(["rep_id", date])` gives (stable, missing last), and each sorted row's rep code.
+
+    A missing rep id's code is -1. Rep ids already in order (a reps table usually is) are
+    not sorted again.
+    """
+    rep_ids = np.asarray(rep_ids, dtype=object)
+    index = pd.Index(rep_ids, dtype=object)
+    missing = -1
+    if index.is_monotonic_increasing and not index.hasnans:
+        codes = np.concatenate([[0], np.cumsum(rep_ids[1:] != rep_ids[:-1])]) if len(rep_ids) else np.zeros(0, int)
+    else:
+        codes, uniques = pd.factorize(rep_ids, sort=True)
+        missing = len(uniques)
+        codes = np.where(codes < 0, missing, codes)  # sorted last
+    order = np.lexsort((np.asarray(dates, dtype="datetime64[ns]"), codes))
+    return order, np.where(codes[order] == missing, -1, codes[order])
+
+
+def latest_rows(rep_ids, dates) -> np.ndarray:
+    """Each rep's last row by date, as `sort_values(["rep_id", date]).groupby("rep_id").tail(1)` picks them."""
+    order, codes = rep_date_order(rep_ids, dates)
+    return order[np.append(codes[1:] != codes[:-1], True) & (codes >= 0)]
+
+
 def build_assignments(reps: pd.DataFrame, plans: Mapping[str, Plan]) -> tuple[pd.DataFrame, list[Problem]]:
     """One row per valid reps row: rep_id, plan_id, start, end, target_incentive, manager_id, ...
 
@@ -47,8 +123,12 @@ def build_assignments(reps: pd.DataFrame, plans: Mapping[str, Plan]) -> tuple[pd
     ti = a["target_incentive"] if "target_incentive" in a else pd.Series(np.nan, index=a.index)
     a["target_incentive"] = ti.fillna(plan_ti)
     a["currency"] = plan_values(a["plan_id"], plans, lambda p: p.currency)
-    a = a.sort_values(["rep_id", "start"], kind="stable").reset_index(drop=True)
-    new_span = (a["rep_id"] != a["rep_id"].shift()) | (a["plan_id"] != a["plan_id"].shift())
+    order, rep_codes = rep_date_order(a["rep_id"], a["start"])
+    a = a.take(order).reset_index(drop=True)
+    # A new span where the rep or the plan changes (a missing rep id equals nothing, itself included).
+    plan_codes, _ = pd.factorize(a["plan_id"].to_numpy(dtype=object))
+    new_span = np.append(True, (rep_codes[1:] != rep_codes[:-1]) | (plan_codes[1:] != plan_codes[:-1])) | (
+        rep_codes < 0) | (plan_codes < 0)
     a["span_start"] = a["start"].where(new_span).ffill()
     a["assignment"] = np.arange(len(a))
     return a, problems
@@ -116,4 +196,4 @@ def _match_by_merge(rep_ids: np.ndarray, dates: np.ndarray, assignments: pd.Data
 def current_assignments(assignments: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Each rep's latest assignment starting on or before `as_of` (their plan now, or last)."""
     started = assignments[assignments["start"] <= as_of]
-    return started.sort_values(["rep_id", "start"]).groupby("rep_id", sort=True).tail(1).set_index("rep_id")
+    return started.take(latest_rows(started["rep_id"], started["start"])).set_index("rep_id")

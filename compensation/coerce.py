@@ -144,6 +144,8 @@ def check_column(col: Column, text: pa.ChunkedArray | None, n: int) -> Checked:
     blank = pc.is_null(text).to_numpy(zero_copy_only=False)
     if col.kind in ("text", "rep", "upper"):
         result = _text(col, text, cells)
+    elif col.kind == "id":
+        result = Checked(pd.arrays.ArrowExtensionArray(text))
     elif col.kind in ("number", "money"):
         result = _number(col, text, blank, cells)
     elif col.kind == "date":
@@ -155,7 +157,7 @@ def check_column(col: Column, text: pa.ChunkedArray | None, n: int) -> Checked:
     else:  # pragma: no cover - the schema only uses the kinds above
         raise ValueError(col.kind)
     if col.required:
-        result.flag(blank, lambda v: messages.blank(col.name), lambda: np.full(n, None, dtype=object))
+        result.flag(blank, lambda v: messages.blank(col.name), lambda: np.empty(n, dtype=object))
     return result
 
 
@@ -318,11 +320,24 @@ def normal_period(value, kind: str = "period") -> str | None:
     return None
 
 
+def rows_of(column: pd.Series, rows: np.ndarray | None = None):
+    """The cells of `column` at positions `rows` (all of them for None), for `frame_of`.
+
+    A numpy array, or for an Arrow-backed column (kind `id`) an Arrow-backed array, so
+    its text is never turned into Python objects.
+    """
+    if isinstance(column.dtype, pd.ArrowDtype):
+        return column.array if rows is None else column.array.take(rows)
+    values = column.to_numpy()
+    return values if rows is None else values[rows]
+
+
 def frame_of(columns: Mapping[str, np.ndarray]) -> pd.DataFrame:
     """The arrays as a frame, without a copy, each object array kept an object column.
 
     Given bare object arrays, pandas scans those of missing cells (a blank `reverses` or
-    `via_rep_id` column) for dates to infer: tens of milliseconds a million rows.
+    `via_rep_id` column) for dates to infer: tens of milliseconds a million rows. Arrow-
+    backed arrays (`rows_of`) stay as they are.
     """
     return pd.DataFrame({name: pd.Series(values, dtype=object, copy=False) if values.dtype == object else values
                          for name, values in columns.items()}, copy=False)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from compensation.assignments import match_by_date, plan_values
-from compensation.coerce import frame_of
+from compensation.coerce import frame_of, rows_of
 from compensation.errors import Problem
 from compensation.periods import month_indexes
 from compensation.plan import Plan
@@ -48,11 +48,11 @@ def credit_lines(
     if lookup:
         own = own[own < len(txns) - lookup]
     own, source, is_cancel = _take_original_columns(own, txns)
-    credit_key = txns["txn_id"].to_numpy(dtype=object)[source]  # a cancellation's original
+    credit_key = rows_of(txns["txn_id"], source)  # a cancellation's original
 
     line_txn, rep_id, share, role = _direct_lines(source, txns["rep_id"].to_numpy(dtype=object), credit_key,
                                                   credits)
-    via = np.full(len(line_txn), None, dtype=object)
+    via = np.empty(len(line_txn), dtype=object)  # None in each cell
     if any(c.measure.credit == "team" for p in plans.values() for c in p.components):
         src, managers = _team_lines(rep_id, dates[own[line_txn]], reps)
         line_txn = np.concatenate([line_txn, line_txn[src]])
@@ -80,7 +80,7 @@ def credit_lines(
     assigned[at] = True
     unassigned = np.flatnonzero(~assigned)
     unassigned = unassigned[pd.isna(via[unassigned]) & pd.Index(rep_id[unassigned]).isin(list(set(reps["rep_id"])))]
-    txn_ids, rows = txns["txn_id"].to_numpy(dtype=object), txns["row"].to_numpy()
+    txn_ids, rows = txns["txn_id"].array, txns["row"].to_numpy()
     for i in unassigned:
         t = own[line_txn[i]]
         problems.append(Problem.notice(
@@ -109,8 +109,7 @@ def credit_lines(
     columns: dict[str, np.ndarray] = {}
     for column in txns.columns:
         rows = own_rows if column in OWN_COLUMNS else source_rows
-        values = txns[column].to_numpy()
-        columns["owner_id" if column == "rep_id" else column] = values if rows is None else values[rows]
+        columns["owner_id" if column == "rep_id" else column] = rows_of(txns[column], rows)
     columns["is_cancel"] = is_cancel[line_txn]
     columns["orig_date"] = orig_date[line_txn]
     amounts = txns["amount"].to_numpy()
@@ -158,10 +157,11 @@ def _direct_lines(source: np.ndarray, owners: np.ndarray, credit_key: np.ndarray
     credits its original's owner). Returns per line its dated position, rep_id, share and role.
     """
     n = len(source)
-    has_credits = pd.Index(credit_key).isin(credits["txn_id"]) if len(credits) else np.zeros(n, bool)
+    has_credits = (pd.Series(credit_key).isin(credits["txn_id"]).to_numpy() if len(credits)
+                   else np.zeros(n, bool))
     owned = np.flatnonzero(~has_credits)
     borrowed = np.flatnonzero(has_credits)
-    split = pd.DataFrame({"_at": borrowed, "credit_key": credit_key[borrowed]}).merge(
+    split = pd.DataFrame({"_at": borrowed, "credit_key": np.asarray(credit_key[borrowed], dtype=object)}).merge(
         credits[["txn_id", "rep_id", "share", "role"]].rename(columns={"txn_id": "credit_key"}),
         on="credit_key", how="inner", sort=False)
     line = np.concatenate([owned, split["_at"].to_numpy(dtype=np.int64)])

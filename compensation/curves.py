@@ -12,10 +12,12 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from compensation.assignments import combined_codes, merge_pairs, shared_codes
 from compensation.money import _EXACT, round_exact, to_decimal
 from compensation.periods import Calendar
 from compensation.plan import PayoutCurve, Plan
 
+_DAY_NS = 86_400 * 10**9
 PERIOD_SHARE = {"month": Decimal(1) / 12, "quarter": Decimal(1) / 4, "year": Decimal(1)}
 
 
@@ -69,12 +71,16 @@ def curve_targets(rows: pd.DataFrame, assignments: pd.DataFrame,
 
     Returns float cents per row, and a function giving row i's exact Decimal target.
     """
-    keys = ["rep_id", "line", "attainment_period"]
-    parts = rows[keys].drop_duplicates().merge(
-        assignments[["rep_id", "assignment", "plan_id", "start", "end", "target_incentive"]], on="rep_id")
+    # Integer codes: each distinct key (its first row) takes every assignment of its rep, as
+    # a merge of the distinct keys with the assignments on rep_id pairs them.
+    (row_rep, assignment_rep), _ = shared_codes(rows["rep_id"].to_numpy(), assignments["rep_id"].to_numpy())
+    line_codes, line_ids = pd.factorize(rows["line"].to_numpy(dtype=object))
+    period_codes, period_names = pd.factorize(rows["attainment_period"].to_numpy(dtype=object))
+    key_of_row, _ = pd.factorize(combined_codes(row_rep, line_codes, period_codes))
+    firsts = np.unique(key_of_row, return_index=True)[1]
+    owner, which = merge_pairs(row_rep[firsts], assignment_rep)
     # (plan, line) -> weight and period share, looked up through a table of the distinct pairs.
-    plan_codes, plan_ids = pd.factorize(parts["plan_id"].to_numpy(dtype=object))
-    line_codes, line_ids = pd.factorize(parts["line"].to_numpy(dtype=object))
+    plan_codes, plan_ids = pd.factorize(assignments["plan_id"].to_numpy(dtype=object))
     weight = np.full((len(plan_ids) + 1, len(line_ids) + 1), Decimal(0), dtype=object)
     share = weight.copy()
     line_at = {name: j for j, name in enumerate(line_ids)}
@@ -83,39 +89,46 @@ def curve_targets(rows: pd.DataFrame, assignments: pd.DataFrame,
             if c.payout_curve and c.id in line_at:
                 j = line_at[c.id]
                 weight[i, j], share[i, j] = c.payout_curve.weight, PERIOD_SHARE[c.attainment_period]
-    parts["weight"] = weight[plan_codes, line_codes]  # code -1 (missing) picks the last row/column: 0
-    parts["share"] = share[plan_codes, line_codes]
-    bounds = {p: tuple(pd.Timestamp(d) for d in calendar.day_bounds(p)) for p in parts["attainment_period"].unique()}
-    first = parts["attainment_period"].map({p: b[0] for p, b in bounds.items()})
-    last = parts["attainment_period"].map({p: b[1] for p, b in bounds.items()})
-    parts["days"] = (np.minimum(parts["end"], last) - np.maximum(parts["start"], first)).dt.days + 1
-    parts["period_days"] = (last - first).dt.days + 1
-    parts = parts[(parts["days"] > 0) & parts["target_incentive"].notna()]
-    value = (parts["target_incentive"].to_numpy(float) * parts["weight"].astype(float).to_numpy()
-             * parts["share"].astype(float).to_numpy() * parts["days"].to_numpy() / parts["period_days"].to_numpy())
-    sums = parts.assign(value=value * 100).groupby(keys)["value"].sum()
-    index = pd.MultiIndex.from_frame(rows[keys])
-    approx = sums.reindex(index).fillna(0.0).to_numpy()
+    cell = (plan_codes[which], line_codes[firsts][owner])  # code -1 (missing) picks the last row/column: 0
+    # Period bounds in the order the parts first name them; a missing name fails there.
+    part_periods = period_codes[firsts][owner]
+    day_bounds = np.zeros((len(period_names) + 1, 2), dtype="datetime64[ns]")
+    for code in pd.unique(part_periods):
+        name = period_names[code] if code >= 0 else rows["attainment_period"].to_numpy()[period_codes < 0][0]
+        day_bounds[code] = [np.datetime64(d, "ns") for d in calendar.day_bounds(name)]
+    first, last = day_bounds[part_periods, 0], day_bounds[part_periods, 1]
+    start = assignments["start"].to_numpy(dtype="datetime64[ns]")[which]
+    end = assignments["end"].to_numpy(dtype="datetime64[ns]")[which]
+    span = np.minimum(end, last) - np.maximum(start, first)  # NaT where a date is missing: no days
+    days = np.floor_divide(span.view(np.int64), _DAY_NS) + 1
+    period_days = (last - first).view(np.int64) // _DAY_NS + 1
+    target_incentive = assignments["target_incentive"].to_numpy(dtype=float)[which]
+    kept = ~np.isnat(span) & (days > 0) & ~np.isnan(target_incentive)
+    owner, cell, days, period_days = owner[kept], (cell[0][kept], cell[1][kept]), days[kept], period_days[kept]
+    target_incentive = target_incentive[kept]
+    value = (target_incentive * weight.astype(float)[cell] * share.astype(float)[cell] * days / period_days)
+    # Summed per key in the parts' order, as a groupby of the keys sums them; a key with a
+    # missing value sums nothing (groupby drops it).
+    complete = ((row_rep >= 0) & (line_codes >= 0) & (period_codes >= 0))[firsts]
+    grouped = complete[owner]
+    sums = np.zeros(len(firsts))
+    if grouped.any():
+        summed = pd.Series(value[grouped] * 100).groupby(owner[grouped]).sum()
+        sums[summed.index.to_numpy()] = summed.to_numpy()
+    approx = sums[key_of_row]
     columns: dict = {}
 
     def exact(i: int) -> Decimal:
         if not columns:  # built on first use: most runs never need it
-            columns.update((c, parts[c].to_numpy()) for c in ("target_incentive", "weight", "share", "days",
-                                                              "period_days"))
-            # Each part's row in `rows`, sorted stably: a row's parts in their own order.
-            owner = (index.get_indexer(pd.MultiIndex.from_frame(parts[keys])) if index.is_unique
-                     else np.full(len(parts), -1))
-            order = np.argsort(owner, kind="stable")
-            columns.update(order=order, owner=owner[order], by_key=None if index.is_unique
-                           else parts.groupby(keys, sort=False).indices)
-        ti, weight, share = columns["target_incentive"], columns["weight"], columns["share"]
-        days, period_days = columns["days"], columns["period_days"]
-        if columns["by_key"] is None:
-            lo, hi = np.searchsorted(columns["owner"], [i, i + 1])
-            mine = columns["order"][lo:hi]
-        else:
-            mine = columns["by_key"].get(index[i], ())
-        return sum((to_decimal(float(ti[j])) * weight[j] * share[j] * int(days[j]) / int(period_days[j])
-                    for j in mine), Decimal(0))
+            # Each key's parts, in their own order: parts are in key order already.
+            columns.update(bounds=np.searchsorted(owner, np.arange(len(firsts) + 1)).tolist(),
+                           ti=target_incentive.tolist(), weight=weight[cell], share=share[cell],
+                           days=days.tolist(), period_days=period_days.tolist())
+        key = int(key_of_row[i])
+        lo, hi = columns["bounds"][key], columns["bounds"][key + 1]
+        ti, weight_, share_ = columns["ti"], columns["weight"], columns["share"]
+        days_, period_days_ = columns["days"], columns["period_days"]
+        return sum((to_decimal(ti[j]) * weight_[j] * share_[j] * days_[j] / period_days_[j]
+                    for j in range(lo, hi)), Decimal(0))
 
     return approx, exact

@@ -60,7 +60,7 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
     rows["credited"] = np.append(totals["credited"].to_numpy(dtype=np.int64), 0)[found]  # -1 (none): 0
     quota_key = np.empty(len(rows), dtype=object)
     needs = np.zeros(len(rows), dtype=bool)
-    groups = rows.groupby(["plan_id", "line"], sort=False).indices
+    groups = _plan_lines(rows)
     for (plan_id, line), at in groups.items():
         quota_key[at] = plans[plan_id].component(line).quota_key
         needs[at] = plans[plan_id].needs_quota(line)
@@ -77,7 +77,8 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
     rows["earned_to_date"] = np.zeros(len(rows), dtype=np.int64)
     rows["target"] = np.nan  # curve target in cents, for explain and statements
     rows["gate_open"] = _unknown(len(rows))
-    for (plan_id, line), group in rows.groupby(["plan_id", "line"], sort=False):
+    for (plan_id, line), at in groups.items():
+        group = rows.iloc[at]
         comp = plans[plan_id].component(line)
         targets = curve_targets(group, assignments, plans, window.calendar) if comp.payout_curve else None
         credits = None
@@ -102,6 +103,20 @@ def earn_components(governing, comp_credits, candidates, assignments, quotas, pl
             earned = np.where(is_open, earned, 0)
         rows.loc[group.index, "earned_to_date"] = earned
     return rows.drop(columns=["quota_key"]), problems
+
+
+def _plan_lines(rows: pd.DataFrame) -> dict[tuple, np.ndarray]:
+    """Row positions of each (plan_id, line), in order of first appearance, as a groupby iterates them.
+
+    Keys are matched as integer codes; a row with a missing key belongs to no group.
+    """
+    plan_codes, plan_ids = pd.factorize(rows["plan_id"].to_numpy(dtype=object))
+    line_codes, line_ids = pd.factorize(rows["line"].to_numpy(dtype=object))
+    size = len(line_ids) + 1
+    keyed = np.where((plan_codes >= 0) & (line_codes >= 0), plan_codes * size + line_codes, -1)
+    group_of, keys = pd.factorize(keyed)
+    return {(plan_ids[k // size], line_ids[k % size]): np.flatnonzero(group_of == g)
+            for g, k in enumerate(keys) if k >= 0}
 
 
 def split_quotas(rows, groups, quotas, assignments, plans, calendar) -> None:

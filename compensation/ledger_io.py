@@ -25,30 +25,57 @@ def with_columns(frame: pd.DataFrame, columns: tuple[str, ...], **constants) -> 
             out[col] = frame[col]
         else:
             out[col] = None
-    return pd.DataFrame(out, index=frame.index)
+    return pd.DataFrame(out, index=frame.index, copy=False)  # read only: no need to copy the columns
 
 
 def native(series: pd.Series, column: str) -> list:
     """A column as Python values for the driver: NA -> None, cents -> int, text -> str.
 
     Whole columns go through numpy's `tolist` (a C loop); only NA is patched row by row.
+    Whole cents in numpy or as Python ints, and text that is all str, have no NA to look for.
     """
-    mask = series.isna().to_numpy()
     if column in MONEY_COLUMNS:
+        numbers = series
         if column == "quota":  # a split quota is unrounded float cents: stored to the cent, half up
-            series = np.floor(pd.to_numeric(series, errors="coerce") + 0.5)
-        values = series.astype("Int64").to_numpy(dtype="int64", na_value=0).tolist()
+            numbers = np.floor(pd.to_numeric(series, errors="coerce") + 0.5)
+        cents = _whole_cents(numbers)
+        if cents is not None:
+            return cents.tolist()
+        values = numbers.astype("Int64").to_numpy(dtype="int64", na_value=0).tolist()
     elif column == "attainment":
         values = series.to_numpy(dtype="float64", na_value=np.nan).tolist()
     elif column == "draw_active":
         return series.fillna(False).astype(bool).tolist()
+    elif series.dtype == object and pd.api.types.infer_dtype(series, skipna=False) == "string":
+        return series.tolist()
     else:
+        values = None
+    mask = series.isna().to_numpy()
+    if mask.all():
+        return [None] * len(series)
+    if values is None:  # text, maybe with NA or values that are not str
         values = series.tolist()
         if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
             values = [v if isinstance(v, str) else str(v) for v in values]
     if mask.any():
         values = [None if missing else value for value, missing in zip(values, mask.tolist(), strict=True)]
     return values
+
+
+def _whole_cents(numbers: pd.Series) -> np.ndarray | None:
+    """The column as int64 when it plainly holds whole numbers and no NA (what `Int64` would give), else None."""
+    if not isinstance(numbers.dtype, np.dtype):  # Int64 and other pandas types: converted as they always were
+        return None
+    values = numbers.to_numpy()
+    if values.dtype.kind == "i":
+        return values
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "integer":
+        return values.astype(np.int64)  # Python ints as they are; too big for int64 raises, as Int64 does
+    if values.dtype.kind == "f" and (np.abs(values) < 2.0 ** 63).all():  # NaN and infinities fail
+        whole = values.astype(np.int64)
+        if (whole == values).all():
+            return whole
+    return None
 
 
 def bulk_insert(conn, table: sa.Table, frame: pd.DataFrame, run_id: int,

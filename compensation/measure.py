@@ -14,7 +14,8 @@ from collections.abc import Collection, Mapping
 import numpy as np
 import pandas as pd
 
-from compensation.assignments import plan_values
+from compensation.assignments import key_codes, merge_pairs, plan_values
+from compensation.coerce import frame_of
 from compensation.errors import Problem
 from compensation.money import checked_sum, product_cents
 from compensation.periods import Calendar, month_name
@@ -191,7 +192,7 @@ def component_credits(
                 txn_id=row.txn_id, rep_id=row.rep_id))
     # Columns are taken per component as arrays: the wide lines frame is never copied.
     direct = pd.isna(lines["via_rep_id"].to_numpy(dtype=object))
-    frames = []
+    parts: list[dict] = []
     factorized: dict = {}
     code_of = {name: k for k, name in enumerate(plan_names)}
     for plan_id, plan in plans.items():
@@ -243,20 +244,38 @@ def component_credits(
             else:
                 credited = product_cents(value, lines["share"].to_numpy(dtype=float)[rows], factor, num[rows],
                                          divisor=den[rows])
-            frame = pd.DataFrame({
-                "line_idx": rows, "rep_id": lines["rep_id"].to_numpy()[rows], "plan_id": plan_id,
-                "line": comp.id, "month": lines["month"].to_numpy()[rows], "multiplier": factor,
-                "fx_rate": num[rows] / den[rows], "credited": credited,
-            })
+            part = {"line_idx": rows, "rep_id": lines["rep_id"].to_numpy()[rows], "plan_id": plan_id,
+                    "line": comp.id, "month": lines["month"].to_numpy()[rows], "multiplier": factor,
+                    "fx_rate": num[rows] / den[rows], "credited": credited}
             if comp.commission is not None and comp.commission.per == "transaction":
-                frame = frame.assign(**transaction_bands(lines, rows, comp, value, factor, credited, fx,
-                                                         base_currency, plan_currency[rows], num[rows], den[rows]))
-            frames.append(frame)
-    if not frames:
+                part.update(transaction_bands(lines, rows, comp, value, factor, credited, fx,
+                                              base_currency, plan_currency[rows], num[rows], den[rows]))
+            parts.append(part)
+    return _stacked(parts), problems
+
+
+def _stacked(parts: list[dict]) -> pd.DataFrame:
+    """Component credits' parts (arrays, with `plan_id` and `line` one value each) as one frame.
+
+    Stacked column by column: a frame per part and their concat would fill a million
+    cells of text per part and copy every column again. Parts with different columns
+    (a component rated per transaction beside others) are concatenated as frames, which
+    fills the columns some parts lack.
+    """
+    if not parts:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
             ("line_idx", "int64"), ("rep_id", object), ("plan_id", object), ("line", object),
-            ("month", "int64"), ("multiplier", float), ("fx_rate", float), ("credited", "int64"))}), problems
-    return pd.concat(frames, ignore_index=True), problems
+            ("month", "int64"), ("multiplier", float), ("fx_rate", float), ("credited", "int64"))})
+    if any(part.keys() != parts[0].keys() for part in parts):
+        return pd.concat([pd.DataFrame(part) for part in parts], ignore_index=True)
+    sizes = [len(part["line_idx"]) for part in parts]
+    columns = {}
+    for name in parts[0]:
+        if name in ("plan_id", "line"):
+            columns[name] = np.repeat(np.array([part[name] for part in parts], dtype=object), sizes)
+        else:
+            columns[name] = np.concatenate([np.asarray(part[name]) for part in parts])
+    return frame_of(columns)
 
 
 def transaction_bands(lines, rows, comp, value, factor, credited, fx, base_currency, plan_currency, own_num,
@@ -316,15 +335,11 @@ def run_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def positions_of(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """The row of `right` (keys unique there) with each `left` row's keys, -1 for none: a left merge's match.
 
-    Found through one integer per row (missing keys equal to missing): pandas merges on
-    several object columns far more slowly.
+    Found through one integer per row (`key_codes`: missing keys equal to missing): pandas
+    merges on several object columns far more slowly.
     """
-    code = np.zeros(len(left) + len(right), dtype=np.int64)
-    for key in keys:
-        codes, uniques = pd.factorize(np.concatenate([left[key].to_numpy(dtype=object),
-                                                      right[key].to_numpy(dtype=object)]))
-        code, _ = pd.factorize(code * (len(uniques) + 1) + codes + 1)
-    return pd.Index(code[len(left):]).get_indexer(code[:len(left)])
+    left_code, right_code = key_codes([left[key].to_numpy() for key in keys], [right[key].to_numpy() for key in keys])
+    return pd.Index(right_code).get_indexer(left_code)
 
 
 def period_names(calendar: Calendar, kind: str, months: np.ndarray) -> np.ndarray:
@@ -384,40 +399,56 @@ def quotas_for(requests: pd.DataFrame, quotas: pd.DataFrame, calendar: Calendar,
     out = np.full(len(requests), np.nan)
     if quotas.empty or requests.empty:
         return out
-    # Bounds are worked out once per distinct period name (a handful), then mapped.
-    q_bounds = {p: calendar.bounds(p) for p in quotas["period"].unique()}
-    q = quotas.assign(
-        first=quotas["period"].map({p: b[0] for p, b in q_bounds.items()}),
-        last=quotas["period"].map({p: b[1] for p, b in q_bounds.items()}),
-        cents=np.round(quotas["amount"].to_numpy(dtype=float) * 100),
-    ).rename(columns={"component": "quota_key"})
-    q["months"] = q["last"] - q["first"] + 1
-    req = requests[["rep_id", "quota_key", "attainment_period"]].reset_index(drop=True)
-    bounds = {p: calendar.bounds(p) for p in req["attainment_period"].unique()}
-    req["first"] = req["attainment_period"].map({p: b[0] for p, b in bounds.items()})
-    req["last"] = req["attainment_period"].map({p: b[1] for p, b in bounds.items()})
-    req["_req"] = np.arange(len(req))
-    pairs = req.merge(q[["rep_id", "quota_key", "first", "last", "months", "cents"]],
-                      on=["rep_id", "quota_key"], suffixes=("", "_q"))
-    if pairs.empty:
+    q_first, q_last = _period_bounds(quotas["period"], calendar)
+    r_first, r_last = _period_bounds(requests["attainment_period"], calendar)
+    req, row = _quota_pairs(requests, quotas)
+    if not len(req):
         return out
-    exact = (pairs["first_q"] == pairs["first"]) & (pairs["last_q"] == pairs["last"])
-    inside = (pairs["first_q"] >= pairs["first"]) & (pairs["last_q"] <= pairs["last"]) & ~exact
-    containing = (pairs["first_q"] <= pairs["first"]) & (pairs["last_q"] >= pairs["last"]) & ~exact
-    req_months = pairs["last"] - pairs["first"] + 1
+    first, last, first_q, last_q = r_first[req], r_last[req], q_first[row], q_last[row]
+    months = last_q - first_q + 1
+    cents = np.round(quotas["amount"].to_numpy(dtype=float) * 100)[row]
+    exact = (first_q == first) & (last_q == last)
+    inside = (first_q >= first) & (last_q <= last) & ~exact
+    containing = (first_q <= first) & (last_q >= last) & ~exact
     # Preference: exact (0), inside with the coarsest granularity, then the shortest container.
-    pairs["rank"] = np.select([exact, inside, containing], [0, 100 - pairs["months"], 1000 + pairs["months"]], -1)
-    pairs["value"] = np.where(containing, pairs["cents"] * req_months / pairs["months"], pairs["cents"])
-    pairs = pairs[pairs["rank"] >= 0]
-    if share is not None and len(pairs):
+    rank = np.select([exact, inside, containing], [0, 100 - months, 1000 + months], -1)
+    value = np.where(containing, cents * (last - first + 1) / months, cents)
+    kept = rank >= 0
+    req, rank, value = req[kept], rank[kept], value[kept]
+    if share is not None and len(req):
         # cents x num / den, as the even split does: the same fraction gives the same float.
-        fractions = [share(*key) for key in zip(pairs["rep_id"], pairs["first_q"], pairs["last_q"], pairs["first"],
-                                                pairs["last"], strict=True)]
-        pairs = pairs.assign(value=[c * f.numerator / f.denominator if f is not None else np.nan
-                                    for c, f in zip(pairs["cents"], fractions, strict=True)])
-    best = pairs.groupby("_req")["rank"].transform("min")
-    chosen = pairs[pairs["rank"] == best]
+        rep_ids = requests["rep_id"].to_numpy(dtype=object)[req]
+        fractions = [share(*key) for key in zip(rep_ids, first_q[kept].tolist(), last_q[kept].tolist(),
+                                                first[kept].tolist(), last[kept].tolist(), strict=True)]
+        value = np.array([c * f.numerator / f.denominator if f is not None else np.nan
+                          for c, f in zip(cents[kept].tolist(), fractions, strict=True)], dtype=float)
+    if not len(req):
+        return out
+    # A request's pairs are consecutive: the best rank of each run of equal requests.
+    starts = np.flatnonzero(np.append(True, req[1:] != req[:-1]))
+    best = np.repeat(np.minimum.reduceat(rank, starts), np.diff(np.append(starts, len(req))))
+    chosen = rank == best
     # Several rows of the same period (or granularity inside) add up; a container is unique.
-    sums = chosen.groupby("_req")["value"].sum()
+    sums = pd.Series(value[chosen]).groupby(req[chosen]).sum()
     out[sums.index.to_numpy()] = sums.to_numpy()
     return out
+
+
+def _period_bounds(periods: pd.Series, calendar: Calendar) -> tuple[np.ndarray, np.ndarray]:
+    """First and last month index of each period name, worked out once per distinct name."""
+    values = periods.to_numpy(dtype=object)
+    codes, names = pd.factorize(values)
+    if (codes < 0).any():  # a missing name fails where `calendar.bounds` meets it (scanning for one apart is slow)
+        codes, names = pd.factorize(values, use_na_sentinel=False)
+    bounds = np.array([calendar.bounds(p) for p in names], dtype=np.int64).reshape(-1, 2)
+    return bounds[codes, 0], bounds[codes, 1]
+
+
+def _quota_pairs(requests: pd.DataFrame, quotas: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(request, quota row) positions an inner merge on rep_id and quota_key pairs, in its order.
+
+    Keys matched as integers: a merge on two text columns costs several times more.
+    """
+    left, right = key_codes([requests["rep_id"].to_numpy(), requests["quota_key"].to_numpy()],
+                            [quotas["rep_id"].to_numpy(), quotas["component"].to_numpy()])
+    return merge_pairs(left, right)

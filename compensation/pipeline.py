@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from compensation.assignments import build_assignments, current_assignments, plan_values
-from compensation.coerce import frame_of
+from compensation.assignments import build_assignments, current_assignments, latest_rows, plan_values
+from compensation.coerce import frame_of, rows_of
 from compensation.earn import earn_components
 from compensation.engines.partition import Credited, credit_partition
 from compensation.errors import HOLD, IcmError, Problem
@@ -205,28 +205,37 @@ def line_candidates(assignments: pd.DataFrame, plans: Mapping[str, Plan], window
     The periods of the fiscal year begun by the run month that the assignment overlaps,
     for each line of its plan.
     """
-    frames = []
+    columns = ["rep_id", "line", "kind", "period_kind", "attainment_period", "plan_id", "assignment", "start"]
+    parts: list[tuple] = []
+    # Rows picked as positions and filled in once: a frame per (line, period) costs more than its rows.
+    start = assignments["start"].to_numpy(dtype="datetime64[ns]")
+    end = assignments["end"].to_numpy(dtype="datetime64[ns]")
+    in_window = (start <= window.last_day.to_datetime64()) & (end >= window.first_day.to_datetime64())
     for plan_id, plan in plans.items():
-        mine = assignments[(assignments["plan_id"] == plan_id) & (assignments["start"] <= window.last_day)
-                           & (assignments["end"] >= window.first_day)]
-        if mine.empty:
+        mine = np.flatnonzero((assignments["plan_id"].to_numpy() == plan_id) & in_window)
+        if not len(mine):
             continue
         lines = ([(c.id, "component", c.attainment_period) for c in plan.components]
                  + [(b.id, "bonus", b.per) for b in plan.bonuses] + [(s.id, "spif", "year") for s in plan.spifs])
         for line, kind, period_kind in lines:
             for name in window.periods(period_kind):
-                first, last = (pd.Timestamp(d) for d in window.calendar.day_bounds(name))
-                overlap = mine[(mine["start"] <= last) & (mine["end"] >= first)]
+                first, last = (np.datetime64(d, "ns") for d in window.calendar.day_bounds(name))
+                overlap = mine[(start[mine] <= last) & (end[mine] >= first)]
                 if len(overlap):
-                    frames.append(pd.DataFrame({
-                        "rep_id": overlap["rep_id"].to_numpy(), "line": line, "kind": kind,
-                        "period_kind": period_kind, "attainment_period": name, "plan_id": plan_id,
-                        "assignment": overlap["assignment"].to_numpy(), "start": overlap["start"].to_numpy(),
-                    }))
-    if not frames:
-        return pd.DataFrame(columns=["rep_id", "line", "kind", "period_kind", "attainment_period", "plan_id",
-                                     "assignment", "start"])
-    return pd.concat(frames, ignore_index=True)
+                    parts.append((overlap, line, kind, period_kind, name, plan_id))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    rows = np.concatenate([part[0] for part in parts])
+    out = {"rep_id": assignments["rep_id"].to_numpy()[rows]}
+    for k, column in enumerate(("line", "kind", "period_kind", "attainment_period", "plan_id"), start=1):
+        out[column] = np.empty(len(rows), dtype=object)  # filled by slices: np.full of an object is slow
+        at = 0
+        for part in parts:
+            out[column][at:at + len(part[0])] = part[k]
+            at += len(part[0])
+    out["assignment"] = assignments["assignment"].to_numpy()[rows]
+    out["start"] = assignments["start"].to_numpy()[rows]
+    return frame_of(out)
 
 
 def adjustment_lines(adjustments: pd.DataFrame, prior: PriorState, window: RunWindow, current, plans):
@@ -271,24 +280,28 @@ def payable_reps(current, line_periods, adjustments, plans, window) -> set[str]:
     pays_now = ~quarterly | window.calendar.is_quarter_end(window.run_month)
     period_start = month_start if not window.calendar.is_quarter_end(window.run_month) else pd.Timestamp(
         month_first_day(window.run_month - 2))
-    first = np.where(quarterly, period_start, month_start)
+    first = np.where(quarterly, period_start.to_datetime64(), month_start.to_datetime64())
     active = (current["start"] <= window.last_day) & (current["end"] >= first)
-    moving = set(line_periods.loc[line_periods["amount"] != 0, "rep_id"]) | set(adjustments["rep_id"])
+    moving = np.concatenate([line_periods["rep_id"].to_numpy()[line_periods["amount"].to_numpy() != 0],
+                             adjustments["rep_id"].to_numpy()])
     return set(current.index[(active | current.index.isin(moving)) & pays_now])
 
 
 def current_period_figures(line_periods, window, plans, current) -> pd.DataFrame:
     """credited, quota and attainment of each component's attainment period containing the run month."""
-    comp = line_periods[line_periods["kind"] == "component"]
     kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
     now = {kind: window.calendar.period_of(kind, window.run_month) for kind in ("month", "quarter", "year")}
-    is_now = comp["attainment_period"].to_numpy() == comp["line"].map(lambda x: now[kinds.get(x, "year")]).to_numpy()
-    return comp[is_now][["rep_id", "line", "credited", "quota", "attainment"]]
+    # Each line's current period found once per line id (a missing id counts as a year line).
+    line_codes, line_ids = pd.factorize(line_periods["line"].to_numpy(dtype=object))
+    current_of = np.array([now[kinds.get(x, "year")] for x in line_ids] + [now["year"]], dtype=object)
+    is_now = ((line_periods["kind"].to_numpy() == "component")
+              & (line_periods["attainment_period"].to_numpy() == current_of[line_codes]))
+    return line_periods.loc[is_now, ["rep_id", "line", "credited", "quota", "attainment"]]
 
 
 def rep_directory(reps: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     """One row per rep: the latest reps row's name and contact, the current plan and currency."""
-    latest = reps.sort_values(["rep_id", "start_date"]).groupby("rep_id").tail(1).set_index("rep_id")
+    latest = reps.take(latest_rows(reps["rep_id"], reps["start_date"])).set_index("rep_id")
     info = pd.DataFrame(index=latest.index)
     for column in ("name", "email", "locale", "manager_id"):
         info[column] = latest[column] if column in latest else None
@@ -302,7 +315,7 @@ def credit_detail(comp_credits, lines, calendar, plans) -> pd.DataFrame:
     columns = [c for c in ("txn_id", "date", "account_id", "type", "product", "amount", "currency", "share",
                            "role", "reverses", "via_rep_id") if c in lines]
     take = comp_credits["line_idx"].to_numpy()
-    out = {c: lines[c].to_numpy()[take] for c in columns}
+    out = {c: rows_of(lines[c], take) for c in columns}
     kinds = {c.id: c.attainment_period for p in plans.values() for c in p.components}
     # Each line's period kind found once per line id: integer codes, not a million strings, compared.
     line_codes, line_names = run_codes(comp_credits["line"].to_numpy(dtype=object))

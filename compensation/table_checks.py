@@ -12,6 +12,8 @@ from collections.abc import Callable, Collection
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from compensation import messages
 from compensation.errors import HOLD, NOTICE, Problem
@@ -57,7 +59,7 @@ def row_problems(name: str, table: pd.DataFrame, entries: list[tuple[int, str]],
     has_txn = "txn_id" in table.columns and name in ("transactions", "credits")
     rows = table["row"].to_numpy()
     reps = table["rep_id"].to_numpy() if "rep_id" in table.columns else None
-    txns = table["txn_id"].to_numpy() if has_txn else None
+    txns = table["txn_id"].to_numpy(dtype=object, na_value=None) if has_txn else None
     out = []
     for pos, message in entries:
         rep = reps[pos] if reps is not None else None
@@ -160,11 +162,8 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
     problems: list[Problem] = []
 
     # Duplicate txn_id: every row with that id is left out, each owner held.
-    present = pd.Index(txns["txn_id"])  # hashed once; unique in a clean file
-    # Exports mostly come in txn_id order: pandas' index learns that strictly increasing ids
-    # are unique from this cheap scan, and builds no hash table of a million strings.
-    present.is_monotonic_increasing  # noqa: B018 - evaluated for that side effect
-    dup = (pd.Series(False, index=txns.index) if present.is_unique
+    present = pd.Index(txns["txn_id"])
+    dup = (pd.Series(False, index=txns.index) if _rising(txns["txn_id"]) or present.is_unique
            else txns["txn_id"].duplicated(keep=False))
     if dup.any():
         listed = txns[dup].groupby("txn_id")["row"].agg(messages.rows_text)
@@ -203,6 +202,21 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
         left_out |= {p.txn_id for p in found}
     txns, found = _drop_dangling_reverses(txns, left_out, known)
     return txns, credits, problems + found
+
+
+def _rising(ids: pd.Series) -> bool:
+    """Whether the ids rise strictly, so none repeats: one cheap pass, no hash table.
+
+    Exports mostly come in txn_id order. Arrow compares UTF-8 bytes, which order text as
+    Python compares str (by code point).
+    """
+    if isinstance(ids.dtype, pd.ArrowDtype):
+        values = pa.array(ids.array)  # the column's own Arrow data (one array, or chunks)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        return values.null_count == 0 and (len(values) < 2 or pc.all(pc.less(values[:-1], values[1:])).as_py())
+    present = pd.Index(ids)
+    return present.is_monotonic_increasing and present.is_unique
 
 
 def _credits_of_missing(credits: pd.DataFrame, present: pd.Index, left_out: set[str],

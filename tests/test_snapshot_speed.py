@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from compensation import snapshot
+from compensation import ledger_io, snapshot
 from compensation.snapshot import pack, unpack
 from tests.compensation.test_ledger import AUDIT, make_result
 
@@ -94,3 +94,86 @@ def test_a_snapshot_that_fails_to_write_commits_nothing(ledger, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         ledger.commit_run(result, AUDIT, snapshot=pack(result))
     assert ledger.runs() == [] and ledger.line_periods("2026-01").empty
+
+
+# -- text factorized by object, cents and text handed to the driver without a look at every row --------
+
+
+def _pool_column(pool: list, n: int, last_late: bool = False) -> np.ndarray:
+    """n rows drawn from a few shared objects; with `last_late` the last object first appears near the end."""
+    picks = np.random.default_rng(3).integers(0, len(pool) - last_late, n)
+    if last_late:
+        picks[n - 5] = len(pool) - 1
+    column = np.empty(n, dtype=object)
+    column[:] = [pool[k] for k in picks]
+    return column
+
+
+@pytest.mark.parametrize("column", [
+    _pool_column(["R1", "R2", None, "é", "日本", "😀", ""], N),
+    _pool_column(["a", "".join(["a"]), np.nan, None, pd.NA, "b"], N),  # equal text in two objects; three NAs
+    _pool_column([1, 1.0, True, 2, "2"], N),  # equal across types, as pandas judges
+    _pool_column(["x", "y", "late"], N, last_late=True),
+    _pool_column([None], N), _pool_column([np.nan], N), _pool_column(["only"], N),
+    np.array([f"t{k % 3}" for k in range(N)], dtype=object),  # text made anew in every row
+    np.array([f"v{k % 900}" for k in range(N)], dtype=object),  # many values
+], ids=["shared", "equal-objects-and-nas", "mixed-types", "last-late", "none", "nan", "one", "fresh", "many"])
+def test_factorizing_by_object_gives_exactly_what_pandas_gives(column):
+    codes, uniques = snapshot._factorize(column, snapshot._picks(len(column)))
+    expected_codes, expected_uniques = pd.factorize(column, use_na_sentinel=True)
+    assert codes.tolist() == expected_codes.tolist()
+    assert [(type(u), u) for u in uniques] == [(type(u), u) for u in expected_uniques]
+
+
+def test_numbers_that_barely_repeat_are_split_and_numbers_that_repeat_keep_the_dictionary():
+    i = np.arange(N)
+    frame = pd.DataFrame({"amount": (i % (N - 5)) * 0.25, "cents": (i % 50) * 100})  # 5 repeats; 50 values
+    _, dictionary, split = snapshot._arrow(frame)
+    assert split == {"amount": "BYTE_STREAM_SPLIT"} and dictionary == ["cents"]
+
+
+def test_blank_and_unicode_text_round_trip_exactly():
+    frame = pd.DataFrame({
+        "none": [None] * N, "nan": np.array([np.nan] * N, dtype=object),
+        "text": _pool_column(["é", "日本", "😀", "", None], N), "type": _pool_column(["credit", "debit"], N)})
+    back = snapshot._frame(snapshot._write(*snapshot._arrow(frame)))
+    assert back["none"].tolist() == [None] * N and back["nan"].tolist() == [None] * N
+    assert back["text"].tolist() == frame["text"].tolist() and back["type"].tolist() == frame["type"].tolist()
+
+
+@pytest.mark.parametrize(("column", "values", "expected"), [
+    ("amount", pd.Series([10**15 + 1, -5], dtype="int64"), [10**15 + 1, -5]),
+    ("amount", pd.Series([10**15 + 1, np.int64(2)], dtype=object), [10**15 + 1, 2]),
+    ("amount", pd.array([10**15, None], dtype="Int64"), [10**15, None]),
+    ("amount", pd.Series([None, 3], dtype=object), [None, 3]),
+    ("earned", pd.Series([100.0, -0.0, 2.0**60]), [100, 0, 2**60]),
+    ("quota", pd.Series([1.5, 2.4999, np.nan]), [2, 2, None]),
+    ("quota", pd.Series([np.nan, np.nan]), [None, None]),
+    ("attainment", pd.Series([0.5, np.nan]), [0.5, None]),
+    ("draw_active", pd.array([True, None], dtype="boolean"), [True, False]),
+    ("rep_id", pd.Series(["é", "日本", "😀"], dtype=object), ["é", "日本", "😀"]),
+    ("rep_id", pd.Series(["a", None, np.nan, 7], dtype=object), ["a", None, None, "7"]),
+    ("detail", pd.Series([np.nan, None], dtype=object), [None, None]),
+])
+def test_columns_reach_the_driver_as_plain_python_values(column, values, expected):
+    out = ledger_io.native(pd.Series(values), column)
+    assert out == expected and [type(v) for v in out] == [type(v) for v in expected]
+
+
+def test_money_that_is_not_whole_cents_is_still_refused():
+    with pytest.raises(TypeError):
+        ledger_io.native(pd.Series([1.5]), "amount")
+    with pytest.raises(OverflowError):
+        ledger_io.native(pd.Series([2**63], dtype=object), "amount")
+
+
+def test_cents_near_the_limit_and_unicode_are_stored_exactly(ledger):
+    lines = [(f"R{k:03d}-é日😀", "nb", "component", "2026", 10**15 + k, k) for k in range(300)]
+    result = make_result("2026-01", lines)
+    result.line_periods["earned_to_date"] = result.line_periods["earned_to_date"].astype(object)  # Python ints
+    result.line_periods["quota"] = [k + 0.5 if k % 3 else None for k in range(300)]  # float cents, half up
+    run_id = ledger.commit_run(result, AUDIT, snapshot=pack(result))
+    stored = ledger.line_periods("2026-01", run_id)
+    assert stored["rep_id"].tolist() == [f"R{k:03d}-é日😀" for k in range(300)]
+    assert stored["earned_to_date"].tolist() == [10**15 + k for k in range(300)]
+    assert stored["quota"].tolist()[:4] == [pd.NA, 2, 3, pd.NA] and stored["amount"].tolist()[:2] == [10**15] * 2

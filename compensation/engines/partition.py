@@ -176,7 +176,7 @@ def credited_candidates(comp_credits, lines, assignments, plans, window) -> pd.D
     assignment = lines["assignment"].to_numpy()[comp_credits["line_idx"].to_numpy()]
     line = comp_credits["line"].to_numpy(dtype=object)
     month = comp_credits["month"].to_numpy(dtype=np.int64)
-    periods = np.full(len(comp_credits), None, dtype=object)
+    periods = np.empty(len(comp_credits), dtype=object)  # None in each cell
     line_kind = pd.Series(line, dtype=object).map(kinds).to_numpy()
     for kind in ("month", "quarter", "year"):
         mask = line_kind == kind

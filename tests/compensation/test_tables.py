@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from compensation.errors import IcmError, Problem
@@ -200,7 +201,9 @@ def test_types_after_load(tmp_path):
     assert frame["score"].tolist() == ["007", None]
     assert frame["rep_id"].tolist() == ["A1", None]
     assert frame["currency"].tolist() == ["GBP", None]
-    assert frame["txn_id"].dtype == object
+    # a transaction's id stays Arrow text (kind `id`): no Python object per row
+    assert frame["txn_id"].dtype == pd.ArrowDtype(pa.string())
+    assert frame["txn_id"].tolist() == ["T1", "T2"]
 
 
 def test_reps_defaults_and_open_end(tmp_path):
