@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from compensation.codes import object_codes
 from compensation.errors import Problem
 from compensation.plan import Plan
 
@@ -24,57 +25,6 @@ OPEN_END = pd.Timestamp("2262-04-01")
 def plan_values(plan_ids, plans: Mapping[str, Plan], value: Callable[[Plan], Any]) -> pd.Series:
     """`value(plan)` for each plan id (one call per plan, not per row); NaN for unknown ids."""
     return pd.Series(plan_ids).map({pid: value(p) for pid, p in plans.items()})
-
-
-def shared_codes(*columns: np.ndarray, sort: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
-    """`pd.factorize` of several columns as one (each value hashed once): their codes and the uniques.
-
-    Missing values take -1; with `sort`, codes follow the values' order and missing ones
-    come last (len(uniques)), as a merge that sorts orders its keys.
-    """
-    codes, uniques = pd.factorize(np.concatenate([np.asarray(c, dtype=object) for c in columns]), sort=sort)
-    if sort:
-        codes = np.where(codes < 0, len(uniques), codes)
-    bounds = np.cumsum([0] + [len(c) for c in columns])
-    return [codes[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)], uniques
-
-
-def combined_codes(*codes: np.ndarray) -> np.ndarray:
-    """One int64 per row for several columns' codes (from -1): equal tuples, equal codes, in their order."""
-    code = np.zeros(len(codes[0]), dtype=np.int64)
-    for c in codes:
-        size = int(c.max(initial=-1)) + 2
-        if code.max(initial=0) >= 2**62 // size:  # keep the combined codes in int64 (and in order)
-            code = pd.factorize(code, sort=True)[0].astype(np.int64)
-        code = code * size + c + 1
-    return code
-
-
-def key_codes(*tables: list[np.ndarray], sort: bool = False) -> list[np.ndarray]:
-    """One int64 per row of each table over the same key columns: equal keys, equal codes.
-
-    Missing values equal each other, as a pandas merge matches them. Each key is hashed
-    once over all tables; rows are then matched as integers. With `sort`, codes order the
-    keys as a merge that sorts does (by each column in turn, missing last).
-    """
-    columns = [shared_codes(*key, sort=sort)[0] for key in zip(*tables, strict=True)]
-    code = combined_codes(*[np.concatenate(c) for c in columns])
-    bounds = np.cumsum([0] + [len(t[0]) for t in tables])
-    return [code[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def merge_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(left, right) row positions an inner merge on integer keys pairs, in a merge's order.
-
-    Each left row in turn, with its right rows in table order.
-    """
-    order = np.argsort(right, kind="stable")
-    table = right[order]
-    lo = np.searchsorted(table, left, side="left")
-    counts = np.searchsorted(table, left, side="right") - lo
-    at = np.repeat(np.arange(len(left)), counts)
-    offsets = np.arange(len(at)) - np.repeat(np.cumsum(counts) - counts, counts)
-    return at, order[np.repeat(lo, counts) + offsets]
 
 
 def rep_date_order(rep_ids, dates) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +101,9 @@ def match_by_date(rep_ids: np.ndarray, dates: np.ndarray, assignments: pd.DataFr
         return empty, empty
     dates = np.asarray(dates, dtype="datetime64[ns]").view(np.int64)
     a_codes, uniques = pd.factorize(assignments["rep_id"].to_numpy(dtype=object))
-    codes = pd.Index(uniques).get_indexer(rep_ids)
+    # Each line's rep found once per distinct rep (lines share one str object per rep id).
+    line_codes, line_reps = object_codes(rep_ids)
+    codes = np.append(pd.Index(uniques).get_indexer(line_reps), -1)[line_codes]
     start = assignments["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     end = assignments["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     order = np.lexsort((start, a_codes))

@@ -48,9 +48,8 @@ def credit_lines(
     if lookup:
         own = own[own < len(txns) - lookup]
     own, source, is_cancel = _take_original_columns(own, txns)
-    credit_key = rows_of(txns["txn_id"], source)  # a cancellation's original
 
-    line_txn, rep_id, share, role = _direct_lines(source, txns["rep_id"].to_numpy(dtype=object), credit_key,
+    line_txn, rep_id, share, role = _direct_lines(source, txns["rep_id"].to_numpy(dtype=object), txns["txn_id"],
                                                   credits)
     via = np.empty(len(line_txn), dtype=object)  # None in each cell
     if any(c.measure.credit == "team" for p in plans.values() for c in p.components):
@@ -114,7 +113,7 @@ def credit_lines(
     columns["orig_date"] = orig_date[line_txn]
     amounts = txns["amount"].to_numpy()
     columns["orig_amount"] = amounts if source_rows is None else amounts[source_rows]  # a reversal: its original's
-    columns["credit_key"] = credit_key[line_txn]
+    columns["credit_key"] = rows_of(txns["txn_id"], source_rows)  # the id credits and payments name: the original's
     columns.update(rep_id=rep_id, share=share, role=role, via_rep_id=via, assignment=assignment,
                    plan_id=plan_id)
     columns["month"] = month_indexes(columns["date"])
@@ -149,7 +148,7 @@ def _take_original_columns(own: np.ndarray, all_txns: pd.DataFrame) -> tuple[np.
     return own[keep], source[keep], is_cancel[keep]
 
 
-def _direct_lines(source: np.ndarray, owners: np.ndarray, credit_key: np.ndarray, credits: pd.DataFrame,
+def _direct_lines(source: np.ndarray, owners: np.ndarray, txn_ids: pd.Series, credits: pd.DataFrame,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Owner crediting, or the `credits` rows (split and overlay) when a txn has any.
 
@@ -157,8 +156,11 @@ def _direct_lines(source: np.ndarray, owners: np.ndarray, credit_key: np.ndarray
     credits its original's owner). Returns per line its dated position, rep_id, share and role.
     """
     n = len(source)
-    has_credits = (pd.Series(credit_key).isin(credits["txn_id"]).to_numpy() if len(credits)
-                   else np.zeros(n, bool))
+    if len(credits):
+        credit_key = rows_of(txn_ids, source)  # a cancellation's original
+        has_credits = pd.Series(credit_key).isin(credits["txn_id"]).to_numpy()
+    else:
+        credit_key, has_credits = np.empty(0, dtype=object), np.zeros(n, bool)
     owned = np.flatnonzero(~has_credits)
     borrowed = np.flatnonzero(has_credits)
     split = pd.DataFrame({"_at": borrowed, "credit_key": np.asarray(credit_key[borrowed], dtype=object)}).merge(

@@ -12,7 +12,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from compensation.assignments import combined_codes, merge_pairs, shared_codes
+from compensation.codes import combined_codes, merge_pairs, shared_codes
 from compensation.money import _EXACT, round_exact, to_decimal
 from compensation.periods import Calendar
 from compensation.plan import PayoutCurve, Plan

@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from compensation.codes import positions_of
 from compensation.curves import curve, curve_targets
 from compensation.errors import Problem
 from compensation.incentives import accelerator_met, gate_open
-from compensation.measure import period_names, period_totals, positions_of, quotas_for
+from compensation.measure import period_names, period_totals, quotas_for
 from compensation.plan import Commission, Component
 from compensation.proration import QuotaSplit, splits_quota
 from compensation.rate_tables import transaction_sums

@@ -14,7 +14,8 @@ from collections.abc import Collection, Mapping
 import numpy as np
 import pandas as pd
 
-from compensation.assignments import key_codes, merge_pairs, plan_values
+from compensation.assignments import plan_values
+from compensation.codes import key_codes, merge_pairs, object_codes
 from compensation.coerce import frame_of
 from compensation.errors import Problem
 from compensation.money import checked_sum, product_cents
@@ -107,7 +108,7 @@ def where_at(lines: pd.DataFrame, at: np.ndarray, where: Mapping[str, tuple[str,
             continue
         values = lines[column].to_numpy()
         if column not in factorized:
-            factorized[column] = pd.factorize(values)
+            factorized[column] = object_codes(values) if values.dtype == object else pd.factorize(values)
         codes, uniques = factorized[column]
         mask &= _codes_in(codes[at], uniques, values, at, wanted)
     return mask
@@ -133,9 +134,9 @@ def fx_factors(lines: pd.DataFrame, plan_currency: np.ndarray, fx: pd.DataFrame,
         return np.ones(0), np.ones(0), np.zeros(0, dtype=bool)
     # Text of each (transaction currency, plan currency) pair, worked out once per pair of
     # the few currencies: pair k is transaction currency k // n - 1 (-1: none), plan k % n.
-    txn_codes, txn_uniques = pd.factorize(lines["currency"].to_numpy(dtype=object))
+    txn_codes, txn_uniques = object_codes(lines["currency"].to_numpy(dtype=object))
     plan_currency = np.asarray(plan_currency, dtype=object)
-    plan_codes, plan_uniques = pd.factorize(plan_currency)  # use_na_sentinel=False would scan for NaN apart
+    plan_codes, plan_uniques = object_codes(plan_currency)  # use_na_sentinel=False would scan for NaN apart
     if (plan_codes < 0).any():  # a plan without currency: its own code, as the first such value
         plan_uniques = np.append(np.asarray(plan_uniques, dtype=object), plan_currency[np.argmax(plan_codes < 0)])
         plan_codes = np.where(plan_codes < 0, len(plan_uniques) - 1, plan_codes)
@@ -177,7 +178,7 @@ def component_credits(
     """Credited cents per (credit line, component): line_idx, rep_id, plan_id, line, multiplier, fx_rate, credited."""
     problems: list[Problem] = []
     # Plan ids hashed once: each plan's rows and currency then come from integer codes.
-    plan_codes, plan_names = pd.factorize(lines["plan_id"].to_numpy(dtype=object))
+    plan_codes, plan_names = object_codes(lines["plan_id"].to_numpy(dtype=object))
     plan_currency = np.append(plan_values(plan_names, plans, lambda p: p.currency).to_numpy(dtype=object),
                               np.nan)[plan_codes]
     num, den, missing = fx_factors(lines, plan_currency, fx, base_currency)
@@ -317,29 +318,6 @@ def transaction_bands(lines, rows, comp, value, factor, credited, fx, base_curre
         band = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(dtype=float)
     return {"base": base, "band": band, "portion_num": num, "portion_den": den,
             "txn_share": lines["share"].to_numpy(dtype=float)[rows], "txn_id": lines["txn_id"].to_numpy()[rows]}
-
-
-def run_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`pd.factorize` of a column in long runs of one value, as component credits' `line` (a run per component).
-
-    Only the first cell of each run is hashed: comparing neighbours costs a third of hashing every cell.
-    """
-    values = np.asarray(values, dtype=object)
-    if not len(values):
-        return pd.factorize(values)
-    starts = np.flatnonzero(np.append(True, values[1:] != values[:-1]))
-    codes, uniques = pd.factorize(values[starts])
-    return np.repeat(codes, np.diff(np.append(starts, len(values)))), uniques
-
-
-def positions_of(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """The row of `right` (keys unique there) with each `left` row's keys, -1 for none: a left merge's match.
-
-    Found through one integer per row (`key_codes`: missing keys equal to missing): pandas
-    merges on several object columns far more slowly.
-    """
-    left_code, right_code = key_codes([left[key].to_numpy() for key in keys], [right[key].to_numpy() for key in keys])
-    return pd.Index(right_code).get_indexer(left_code)
 
 
 def period_names(calendar: Calendar, kind: str, months: np.ndarray) -> np.ndarray:

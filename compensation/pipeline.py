@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 
 from compensation.assignments import build_assignments, current_assignments, latest_rows, plan_values
+from compensation.codes import run_codes
 from compensation.coerce import frame_of, rows_of
 from compensation.earn import earn_components
 from compensation.engines.partition import Credited, credit_partition
 from compensation.errors import HOLD, IcmError, Problem
 from compensation.incentives import earn_bonuses, earn_spifs
-from compensation.measure import period_names, run_codes
+from compensation.measure import period_names
 from compensation.money import product_cents
 from compensation.periods import Calendar, month_first_day, month_index, month_last_day, month_name
 from compensation.plan import Plan

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from compensation.assignments import key_codes, plan_values
+from compensation.assignments import plan_values
+from compensation.codes import key_codes
 from compensation.periods import Calendar, month_indexes
 from compensation.plan import Plan
 

@@ -8,24 +8,22 @@ that was committed: rendering it gives the same files.
 
 from __future__ import annotations
 
-import ctypes
 import io
 import json
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from compensation.codes import SAMPLE, object_codes, sample_rows
 from compensation.errors import IcmError
 from compensation.plan import Plan
 from compensation.results import InputFile, RunResult
 from compensation.settings import Workspace
 
 FRAMES = ("register", "line_periods", "credits", "settlement", "reps", "exceptions", "year_to_date", "timing")
-SAMPLE = 2000  # rows looked at to tell a unique column (an id, an amount) from repeated values
 OPTIONAL = ("timing",)  # added later (issue 17): runs kept before it render without held balances
 
 
@@ -92,12 +90,12 @@ def _arrow(frame: pd.DataFrame) -> tuple[pa.Table, list[str], dict[str, str]]:
     to outgrow it costs more.
     """
     columns, dictionary, split = {}, [], {}
-    picks = _picks(len(frame))
+    picks = sample_rows(len(frame))
     for name in frame.columns:
         column = frame[name]
         repeats = _repeats(column.iloc[picks]) if picks is not None else SAMPLE
         if column.dtype == object and picks is not None and repeats:
-            codes, uniques = _factorize(column.to_numpy(), picks)
+            codes, uniques = object_codes(column.to_numpy(), picks)
             if len(uniques) * 20 < len(column):
                 column = pd.Categorical.from_codes(codes, categories=uniques.astype(object))
         columns[name] = column
@@ -120,11 +118,6 @@ def _write(table: pa.Table, dictionary: list[str], split: dict[str, str]) -> byt
     return sink.getvalue().to_pybytes()
 
 
-def _picks(rows: int) -> np.ndarray | None:
-    """2,000 rows picked at random (the same for every column) from a frame of over 1,000, else None."""
-    return np.unique(np.random.default_rng(0).integers(0, rows, SAMPLE)) if rows > 1000 else None
-
-
 def _repeats(sample: pd.Series) -> int:
     """How many sampled rows repeat a value: none, and the column is (nearly) unique.
 
@@ -132,33 +125,6 @@ def _repeats(sample: pd.Series) -> int:
     within such a sample but for odds of about e^-40; a miss costs speed, never data.
     """
     return len(sample) - sample.nunique(dropna=False)
-
-
-def _factorize(values: np.ndarray, picks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`pd.factorize` of an object array, hashing each distinct object once rather than every row.
-
-    A text column with few values usually holds a few Python objects, each repeated many
-    times. Their addresses (what an object array stores) factorize as integers, several
-    times faster than text; the objects found, in order of first appearance, are then
-    factorized as values, so the codes and uniques are exactly pd.factorize's. When the
-    sample holds many objects (many values, or text made anew in each row), hashing their
-    addresses saves little and the values are factorized directly.
-    """
-    values = np.ascontiguousarray(values)
-    addresses = np.frombuffer((ctypes.c_void_p * len(values)).from_address(values.ctypes.data), dtype=np.intp)
-    sampled = pd.unique(addresses[picks])
-    if len(sampled) * 20 >= len(picks):
-        return pd.factorize(values, use_na_sentinel=True)
-    if len(sampled) == 1 and (addresses == sampled[0]).all():  # one object in every row (a blank column)
-        codes, uniques = pd.factorize(values[:1], use_na_sentinel=True)
-        return np.full(len(values), codes[0], dtype=np.int8), uniques
-    by_address, objects = pd.factorize(addresses)
-    # Codes count up as objects first appear, so the running maximum rises exactly at first
-    # appearances, all of them by the last object's first row.
-    end = np.argmax(by_address == len(objects) - 1) + 1
-    first = np.searchsorted(np.maximum.accumulate(by_address[:end]), np.arange(len(objects)))
-    codes, uniques = pd.factorize(values[first], use_na_sentinel=True)
-    return codes.astype(np.min_scalar_type(-len(uniques) - 1))[by_address], uniques  # small codes: no copy later
 
 
 def _frame(data: bytes) -> pd.DataFrame:

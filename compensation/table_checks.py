@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from compensation import messages
+from compensation.codes import object_codes
 from compensation.errors import HOLD, NOTICE, Problem
 from compensation.schema import OPEN_END, REP_ID_PATTERN, SHARE_UNITS
 
@@ -177,7 +178,7 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
 
     # Owners that are no rep: a notice, the transaction left out. The owners are hashed
     # once, which also tells the rows that have none (a missing owner is no stray).
-    codes, owners = pd.factorize(txns["rep_id"].to_numpy())
+    codes, owners = object_codes(txns["rep_id"].to_numpy(dtype=object))
     stray = (codes >= 0) & np.append(~pd.Index(owners).isin(list(known)), False)[codes]
     # Only rows with neither owner nor original can be credited to nobody: usually none.
     unowned = ((codes < 0) & txns["reverses"].isna().to_numpy()).any()

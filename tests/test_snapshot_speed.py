@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from compensation import ledger_io, snapshot
+from compensation.codes import object_codes
 from compensation.snapshot import pack, unpack
 from tests.compensation.test_ledger import AUDIT, make_result
 
@@ -119,7 +120,7 @@ def _pool_column(pool: list, n: int, last_late: bool = False) -> np.ndarray:
     np.array([f"v{k % 900}" for k in range(N)], dtype=object),  # many values
 ], ids=["shared", "equal-objects-and-nas", "mixed-types", "last-late", "none", "nan", "one", "fresh", "many"])
 def test_factorizing_by_object_gives_exactly_what_pandas_gives(column):
-    codes, uniques = snapshot._factorize(column, snapshot._picks(len(column)))
+    codes, uniques = object_codes(column)
     expected_codes, expected_uniques = pd.factorize(column, use_na_sentinel=True)
     assert codes.tolist() == expected_codes.tolist()
     assert [(type(u), u) for u in uniques] == [(type(u), u) for u in expected_uniques]

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from compensation.codes import run_codes
 from compensation.crediting import credit_lines
 from compensation.errors import Problem
 from compensation.incentives import spif_rows
-from compensation.measure import component_credits, period_names, run_codes
+from compensation.measure import component_credits, period_names
 from compensation.plan import Plan
 from compensation.timing import add_cash, cash_credits
 

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from compensation.assignments import build_assignments, key_codes, latest_rows, merge_pairs, rep_date_order
+from compensation.assignments import build_assignments, latest_rows, rep_date_order
+from compensation.codes import key_codes, merge_pairs
 from compensation.curves import PERIOD_SHARE, curve_targets
 from compensation.measure import quotas_for
 from compensation.periods import Calendar
