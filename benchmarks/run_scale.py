@@ -31,6 +31,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -186,15 +187,19 @@ def fresh_run_folder(cached: Path) -> Path:
 
 
 def timed(args: list[str], label: str) -> tuple[float, float]:
-    """Run `args`; return wall seconds and the sampled peak of the process tree's resident MiB."""
+    """Run `args`; return wall seconds and the sampled peak of the process tree's resident MiB.
+
+    The wall time is taken when the process ends (memory is sampled on another thread, so
+    the figure is not rounded up to a sampling interval).
+    """
     import psutil
 
-    started = time.perf_counter()
-    with open(os.devnull, "w") as sink:
-        proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=sink, text=True)
-        peak = 0
-        root = psutil.Process(proc.pid)
-        while proc.poll() is None:
+    peak = 0
+    done = threading.Event()
+
+    def sample(root: psutil.Process) -> None:
+        nonlocal peak
+        while not done.is_set():
             total = 0
             try:
                 for each in [root, *root.children(recursive=True)]:
@@ -205,9 +210,17 @@ def timed(args: list[str], label: str) -> tuple[float, float]:
             except psutil.Error:
                 pass
             peak = max(peak, total)
-            time.sleep(0.1)
-        out = proc.stdout.read()
+            done.wait(0.05)
+
+    started = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=sink, text=True)
+        sampler = threading.Thread(target=sample, args=(psutil.Process(proc.pid),), daemon=True)
+        sampler.start()
+        out = proc.communicate()[0]
     elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
     if proc.returncode != 0:
         sys.stderr.write(f"{label} failed (exit {proc.returncode}):\n{out}\n")
         raise SystemExit(1)

@@ -1,6 +1,11 @@
-"""The `icm` entry point: the command loads with the cyclic collector paused, then runs with it on."""
+"""The `icm` entry point: the command loads with the cyclic collector paused, then runs with it on,
+in a process tuned for million-row columns."""
 
+import ctypes
 import gc
+import os
+import subprocess
+import sys
 from importlib.metadata import entry_points
 
 import icm.__main__ as entry
@@ -20,3 +25,19 @@ def test_the_command_runs_with_the_collector_on_and_what_it_loaded_frozen(monkey
         gc.unfreeze()
     assert seen["enabled"] is True
     assert seen["frozen"] > 10_000  # pandas, pyarrow, SQLAlchemy and pydantic: far more objects than this
+
+
+def test_the_command_keeps_numpy_off_huge_pages_and_freed_memory_for_reuse():
+    # A fresh interpreter: numpy reads NUMPY_MADVISE_HUGEPAGE once, when it loads.
+    probe = ("import sys, types\n"
+             "import icm.__main__ as entry\n"
+             "sys.modules['icm.cli'] = types.SimpleNamespace(main=lambda: None)  # the command itself: not needed\n"
+             "entry.main()\n"
+             "from numpy._core import multiarray\n"
+             "print('huge pages', multiarray._set_madvise_hugepage(True))\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip().endswith("huge pages False")
+    if sys.platform.startswith("linux"):
+        mallopt = ctypes.CDLL(None).mallopt
+        assert mallopt(entry._M_MMAP_THRESHOLD, 32 << 20) == 1  # glibc takes the threshold the command sets
