@@ -9,8 +9,7 @@ A run makes and drops columns of a million rows many times over. Fresh memory co
 page fault per page touched, so the process keeps what it frees for reuse
 (`_keep_freed_memory`), and numpy does not ask for huge pages, whose faults zero 2 MiB at
 a time and may stall to compact memory: on the 1M benchmark the two together take a run
-from about 2.46 s to 2.30 s (docs/performance.md). The command exits soon after, so
-holding its peak memory until then costs nothing.
+from about 2.46 s to 2.30 s (docs/performance.md).
 """
 
 import ctypes
@@ -49,7 +48,7 @@ def _keep_freed_memory() -> None:
     except (OSError, AttributeError):
         return
     mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest threshold
-    mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    mallopt(_M_TRIM_THRESHOLD, 128 << 20)  # at most this much freed memory held back (`icm web` runs for long)
 
 
 if __name__ == "__main__":
