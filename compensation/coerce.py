@@ -219,7 +219,7 @@ def _cents(values: np.ndarray, numeric: np.ndarray, cells) -> tuple[np.ndarray, 
     Whole cents below 10^11 units come from the float (exact there); the rest (large
     amounts, fractions of a cent) are parsed as Decimal from their text.
     """
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # 1e308 * 100: inf, left to the Decimal path
         scaled = values * 100
         whole = np.rint(scaled)
         fast = numeric & (np.abs(values) < _FLOAT_EXACT_BELOW) & (np.abs(scaled - whole) < _NEAR_WHOLE_CENT)

@@ -76,7 +76,7 @@ class Calendar:
         """Whether each `YYYY-MM` month is in `fiscal_year`, judged once per distinct month."""
         names = pd.Series(months, dtype=object)
         of = {m: self.fiscal_year(month_index(m)) == fiscal_year for m in names.dropna().unique()}
-        return names.map(of).fillna(False).to_numpy(dtype=bool)
+        return names.map(of).eq(True).to_numpy(dtype=bool)  # a blank or unknown month: False
 
     def fiscal_year_first_month(self, fiscal_year: int) -> int:
         start = self.fiscal_year_start
