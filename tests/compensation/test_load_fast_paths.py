@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
 from compensation import coerce
+from compensation.crediting import _take_original_columns
 from compensation.schema import Column
 
 
@@ -50,3 +52,16 @@ def test_repeated_rep_ids_are_matched_once_each():
     (where, found), = checked.bad
     assert where.tolist() == list(range(1, len(cells), 4))
     assert len(set(found)) == 1 and "B 2" in found[0]
+
+
+@pytest.mark.parametrize("arrow_ids", [True, False])
+def test_a_cancellation_borrows_from_the_first_row_with_its_original_id(arrow_ids):
+    ids = ["T1", "T2", "T1", "C1", "C2", "C3"]  # T1 twice (an original and a lookup row): the first one counts
+    txns = pd.DataFrame({
+        "txn_id": pd.array(ids, dtype=pd.ArrowDtype(pa.string())) if arrow_ids else np.array(ids, dtype=object),
+        "reverses": np.array([None, None, None, "T1", "T9", "T2"], dtype=object),
+    })
+    own, source, is_cancel = _take_original_columns(np.arange(6), txns)
+    assert own.tolist() == [0, 1, 2, 3, 5]  # C2 reverses no loaded transaction: left out
+    assert source.tolist() == [0, 1, 2, 0, 1]
+    assert is_cancel.tolist() == [False, False, False, True, True]
