@@ -20,15 +20,9 @@ def sample_rows(rows: int) -> np.ndarray | None:
     return np.unique(np.random.default_rng(0).integers(0, rows, SAMPLE)) if rows > 1000 else None
 
 
-def shared_codes(*columns: np.ndarray, sort: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
-    """`pd.factorize` of several columns as one (each value hashed once): their codes and the uniques.
-
-    Missing values take -1; with `sort`, codes follow the values' order and missing ones
-    come last (len(uniques)), as a merge that sorts orders its keys.
-    """
-    codes, uniques = pd.factorize(np.concatenate([np.asarray(c, dtype=object) for c in columns]), sort=sort)
-    if sort:
-        codes = np.where(codes < 0, len(uniques), codes)
+def shared_codes(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """`pd.factorize` of several columns as one (each value hashed once): their codes (-1: missing) and the uniques."""
+    codes, uniques = pd.factorize(np.concatenate([np.asarray(c, dtype=object) for c in columns]))
     bounds = np.cumsum([0] + [len(c) for c in columns])
     return [codes[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)], uniques
 
@@ -44,14 +38,13 @@ def combined_codes(*codes: np.ndarray) -> np.ndarray:
     return code
 
 
-def key_codes(*tables: list[np.ndarray], sort: bool = False) -> list[np.ndarray]:
+def key_codes(*tables: list[np.ndarray]) -> list[np.ndarray]:
     """One int64 per row of each table over the same key columns: equal keys, equal codes.
 
     Missing values equal each other, as a pandas merge matches them. Each key is hashed
-    once over all tables; rows are then matched as integers. With `sort`, codes order the
-    keys as a merge that sorts does (by each column in turn, missing last).
+    once over all tables; rows are then matched as integers.
     """
-    columns = [shared_codes(*key, sort=sort)[0] for key in zip(*tables, strict=True)]
+    columns = [shared_codes(*key)[0] for key in zip(*tables, strict=True)]
     code = combined_codes(*[np.concatenate(c) for c in columns])
     bounds = np.cumsum([0] + [len(t[0]) for t in tables])
     return [code[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]

@@ -332,6 +332,14 @@ def rows_of(column: pd.Series, rows: np.ndarray | None = None):
     return values if rows is None else values[rows]
 
 
+def arrow_text(column: pd.Series) -> pa.Array:
+    """A text column as one Arrow string array: an Arrow-backed column's own data, else converted."""
+    if isinstance(column.dtype, pd.ArrowDtype):
+        values = pa.array(column.array)  # one array, or chunks
+        return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return pa.array(column.to_numpy(dtype=object), pa.string(), from_pandas=True)
+
+
 def frame_of(columns: Mapping[str, np.ndarray]) -> pd.DataFrame:
     """The arrays as a frame, without a copy, each object array kept an object column.
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from compensation.assignments import match_by_date, plan_values
-from compensation.coerce import frame_of, rows_of
+from compensation.coerce import arrow_text, frame_of, rows_of
 from compensation.errors import Problem
 from compensation.periods import month_indexes
 from compensation.plan import Plan
@@ -142,13 +142,8 @@ def _take_original_columns(own: np.ndarray, all_txns: pd.DataFrame) -> tuple[np.
     if not is_cancel.any():
         return own, source, is_cancel
     # The first row with each reversed id, looked up in Arrow: the ids stay Arrow text (kind `id`).
-    ids = all_txns["txn_id"]
-    value_set = (pa.array(ids.array) if isinstance(ids.dtype, pd.ArrowDtype)
-                 else pa.array(ids.to_numpy(dtype=object), pa.string(), from_pandas=True))
-    if isinstance(value_set, pa.ChunkedArray):
-        value_set = value_set.combine_chunks()
     wanted = pa.array(reverses[is_cancel], pa.string(), from_pandas=True)
-    found = pc.index_in(wanted, value_set=value_set).fill_null(-1).to_numpy(zero_copy_only=False)
+    found = pc.index_in(wanted, value_set=arrow_text(all_txns["txn_id"])).fill_null(-1).to_numpy(zero_copy_only=False)
     keep = np.ones(len(own), dtype=bool)
     keep[np.flatnonzero(is_cancel)[found < 0]] = False
     source[is_cancel] = found

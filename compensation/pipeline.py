@@ -227,13 +227,10 @@ def line_candidates(assignments: pd.DataFrame, plans: Mapping[str, Plan], window
     if not parts:
         return pd.DataFrame(columns=columns)
     rows = np.concatenate([part[0] for part in parts])
+    sizes = [len(part[0]) for part in parts]
     out = {"rep_id": assignments["rep_id"].to_numpy()[rows]}
     for k, column in enumerate(("line", "kind", "period_kind", "attainment_period", "plan_id"), start=1):
-        out[column] = np.empty(len(rows), dtype=object)  # filled by slices: np.full of an object is slow
-        at = 0
-        for part in parts:
-            out[column][at:at + len(part[0])] = part[k]
-            at += len(part[0])
+        out[column] = np.repeat(np.array([part[k] for part in parts], dtype=object), sizes)
     out["assignment"] = assignments["assignment"].to_numpy()[rows]
     out["start"] = assignments["start"].to_numpy()[rows]
     return frame_of(out)

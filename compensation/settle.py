@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from compensation.assignments import plan_values
-from compensation.codes import key_codes
 from compensation.periods import Calendar, month_indexes
 from compensation.plan import Plan
 
@@ -35,27 +34,13 @@ def true_up(
     Keys that closed months paid but that earn nothing now (a plan or data change) come
     back with earned 0 so the difference is paid or recovered.
     """
-    keys = ["rep_id", "line", "attainment_period"]
     paid = paid[paid["attainment_period"].isin(fy_periods) & (paid["line"] != "adjustment")]
-    paid = paid.groupby(keys, as_index=False)["amount"].sum()
+    paid = paid.groupby(["rep_id", "line", "attainment_period"], as_index=False)["amount"].sum()
     paid = paid.rename(columns={"amount": "paid_before"})
-    # Keys as integers in the order an outer merge sorts them (each column in turn, missing last).
-    left, right = key_codes([line_periods[k].to_numpy() for k in keys], [paid[k].to_numpy() for k in keys],
-                            sort=True)
-    if np.isin(right, left).all() and not {"paid_before", "_merge"} & set(line_periods.columns):
-        # Every paid key still earns (the usual case): the outer merge is the lines in key order
-        # with what was paid, as merge's fill makes it (NaN, and floats, where nothing was).
-        order = np.argsort(left, kind="stable")
-        merged = line_periods.take(order).reset_index(drop=True)
-        at = pd.Index(right).get_indexer(left[order])
-        paid_before = paid["paid_before"].to_numpy()
-        merged["paid_before"] = paid_before[at] if (at >= 0).all() else pd.api.extensions.take(
-            paid_before, at, allow_fill=True)
-    else:
-        merged = line_periods.merge(paid, on=keys, how="outer", indicator=True)
-        only_paid = merged["_merge"] == "right_only"
-        merged.loc[only_paid, "kind"] = merged.loc[only_paid, "line"].map(lambda x: kinds.get(x, "component"))
-        merged = merged.drop(columns="_merge")
+    merged = line_periods.merge(paid, on=["rep_id", "line", "attainment_period"], how="outer", indicator=True)
+    only_paid = merged["_merge"] == "right_only"
+    merged.loc[only_paid, "kind"] = merged.loc[only_paid, "line"].map(lambda x: kinds.get(x, "component"))
+    merged = merged.drop(columns="_merge")
     merged["earned_to_date"] = merged["earned_to_date"].fillna(0).astype("int64")
     merged["paid_before"] = merged["paid_before"].fillna(0).astype("int64")
     merged["amount"] = merged["earned_to_date"] - merged["paid_before"]

@@ -12,11 +12,11 @@ from collections.abc import Callable, Collection
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from compensation import messages
 from compensation.codes import object_codes
+from compensation.coerce import arrow_text
 from compensation.errors import HOLD, NOTICE, Problem
 from compensation.schema import OPEN_END, REP_ID_PATTERN, SHARE_UNITS
 
@@ -164,7 +164,7 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
 
     # Duplicate txn_id: every row with that id is left out, each owner held.
     present = pd.Index(txns["txn_id"])
-    dup = (pd.Series(False, index=txns.index) if _rising(txns["txn_id"]) or present.is_unique
+    dup = (pd.Series(False, index=txns.index) if _all_distinct(txns["txn_id"])
            else txns["txn_id"].duplicated(keep=False))
     if dup.any():
         listed = txns[dup].groupby("txn_id")["row"].agg(messages.rows_text)
@@ -205,19 +205,22 @@ def check_transactions(txns: pd.DataFrame, credits: pd.DataFrame, known: Collect
     return txns, credits, problems + found
 
 
-def _rising(ids: pd.Series) -> bool:
-    """Whether the ids rise strictly, so none repeats: one cheap pass, no hash table.
+def _all_distinct(ids: pd.Series) -> bool:
+    """Whether no id repeats: one comparison pass when the ids rise strictly, else one hash pass.
 
-    Exports mostly come in txn_id order. Arrow compares UTF-8 bytes, which order text as
-    Python compares str (by code point).
+    Exports mostly come in txn_id order. Arrow-backed ids (kind `id`) are judged in Arrow,
+    which compares UTF-8 bytes: the order of Python's str (by code point). A missing id is
+    left to pandas' duplicated.
     """
-    if isinstance(ids.dtype, pd.ArrowDtype):
-        values = pa.array(ids.array)  # the column's own Arrow data (one array, or chunks)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        return values.null_count == 0 and (len(values) < 2 or pc.all(pc.less(values[:-1], values[1:])).as_py())
-    present = pd.Index(ids)
-    return present.is_monotonic_increasing and present.is_unique
+    if not isinstance(ids.dtype, pd.ArrowDtype):
+        present = pd.Index(ids)
+        present.is_monotonic_increasing  # noqa: B018 - a strictly rising index knows it is unique
+        return present.is_unique
+    values = arrow_text(ids)
+    if values.null_count:
+        return False
+    return (len(values) < 2 or pc.all(pc.less(values[:-1], values[1:])).as_py()
+            or len(pc.unique(values)) == len(values))
 
 
 def _credits_of_missing(credits: pd.DataFrame, present: pd.Index, left_out: set[str],

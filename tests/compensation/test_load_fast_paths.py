@@ -11,6 +11,7 @@ import pytest
 from compensation import coerce
 from compensation.crediting import _take_original_columns
 from compensation.schema import Column
+from compensation.table_checks import _all_distinct
 
 
 def _long_way(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -65,3 +66,15 @@ def test_a_cancellation_borrows_from_the_first_row_with_its_original_id(arrow_id
     assert own.tolist() == [0, 1, 2, 3, 5]  # C2 reverses no loaded transaction: left out
     assert source.tolist() == [0, 1, 2, 0, 1]
     assert is_cancel.tolist() == [False, False, False, True, True]
+
+
+@pytest.mark.parametrize("ids", [["T1", "T2", "T3"], ["T3", "T1", "T2"], ["T1", "T3", "T1"], ["T2", "T2"],
+                                 [], ["b", "é", "a"], ["a", "é", "b"]])
+def test_distinct_ids_are_told_as_pandas_tells_them(ids):
+    want = not pd.Series(ids, dtype=object).duplicated(keep=False).any()
+    assert _all_distinct(pd.Series(ids, dtype=object)) == want
+    assert _all_distinct(pd.Series(ids, dtype=pd.ArrowDtype(pa.string()))) == want
+
+
+def test_a_missing_arrow_id_is_left_to_pandas():
+    assert not _all_distinct(pd.Series(["T1", None], dtype=pd.ArrowDtype(pa.string())))

@@ -17,7 +17,6 @@ from compensation.curves import PERIOD_SHARE, curve_targets
 from compensation.measure import quotas_for
 from compensation.periods import Calendar
 from compensation.plan import Plan
-from compensation.settle import true_up
 
 PLAN = {
     "id": "p1", "name": "P", "currency": "EUR", "effective": {"from": "2026-01-01", "to": "2026-12-31"},
@@ -129,30 +128,3 @@ def test_latest_rows_and_the_order_of_reps_match_sort_values(seed):
     assert reps.index[order].tolist() == want.index.tolist()
     latest = want.groupby("rep_id").tail(1)
     assert reps.index[latest_rows(reps["rep_id"], reps["start_date"])].tolist() == latest.index.tolist()
-
-
-def _line_periods(rng: random.Random, reps=("A", "B", "C")) -> pd.DataFrame:
-    rows = {(rng.choice(reps), rng.choice(["new", "renew", "bonus1", "gone"]), rng.choice(PERIODS[:4]))
-            for _ in range(rng.randint(1, 12))}
-    frame = pd.DataFrame(sorted(rows, key=lambda r: rng.random()), columns=["rep_id", "line", "attainment_period"])
-    return frame.assign(kind=np.where(frame["line"] == "bonus1", "bonus", "component"),
-                        credited=pd.array([rng.choice([None, 5, 10**17]) for _ in range(len(frame))], dtype="Int64"),
-                        quota=[rng.choice([np.nan, 1000.0]) for _ in range(len(frame))],
-                        attainment=[rng.random() for _ in range(len(frame))],
-                        earned_to_date=[rng.choice([0, 12, -5]) for _ in range(len(frame))],
-                        assignment=np.arange(len(frame)))
-
-
-@pytest.mark.parametrize("seed", range(40))
-def test_true_up_when_every_paid_key_still_earns_is_the_outer_merge(seed):
-    rng = random.Random(seed)
-    earned = _line_periods(rng)
-    paid = earned.sample(frac=rng.random(), random_state=seed)[["rep_id", "line", "attainment_period"]]
-    paid = pd.concat([paid, paid.head(1)]).assign(amount=[rng.choice([0, 7, 10**16]) for _ in range(len(paid) + 1)])
-    got = true_up(earned, paid, set(PERIODS), {})
-    want = earned.merge(paid.groupby(["rep_id", "line", "attainment_period"], as_index=False)["amount"].sum().rename(
-        columns={"amount": "paid_before"}), on=["rep_id", "line", "attainment_period"], how="outer")
-    want["earned_to_date"] = want["earned_to_date"].fillna(0).astype("int64")
-    want["paid_before"] = want["paid_before"].fillna(0).astype("int64")
-    want["amount"] = want["earned_to_date"] - want["paid_before"]
-    pd.testing.assert_frame_equal(got, want, check_exact=True)

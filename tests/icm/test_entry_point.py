@@ -38,6 +38,24 @@ def test_the_command_keeps_numpy_off_huge_pages_and_freed_memory_for_reuse():
     env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True).stdout
     assert out.strip().endswith("huge pages False")
-    if sys.platform.startswith("linux"):
-        mallopt = ctypes.CDLL(None).mallopt
-        assert mallopt(entry._M_MMAP_THRESHOLD, 32 << 20) == 1  # glibc takes the threshold the command sets
+
+
+def test_freed_memory_is_kept_through_glibc_where_there_is_one(monkeypatch):
+    calls = []
+
+    class Libc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(entry.ctypes, "CDLL", lambda name: Libc())
+    monkeypatch.setattr(entry.sys, "platform", "linux")
+    entry._keep_freed_memory()
+    assert calls == [(-3, 32 << 20), (-1, 128 << 20)]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD (malloc.h)
+    calls.clear()
+    monkeypatch.setattr(entry.sys, "platform", "darwin")
+    entry._keep_freed_memory()
+    assert calls == []
+    if sys.platform.startswith("linux") and hasattr(ctypes.CDLL(None), "mallopt"):
+        monkeypatch.undo()
+        assert ctypes.CDLL(None).mallopt(entry._M_MMAP_THRESHOLD, 32 << 20) == 1  # this glibc takes the values
