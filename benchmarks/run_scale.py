@@ -192,7 +192,10 @@ def timed(args: list[str], label: str) -> tuple[float, float]:
     The wall time is taken when the process ends (memory is sampled on another thread, so
     the figure is not rounded up to a sampling interval).
     """
-    import psutil
+    try:
+        import psutil
+    except ImportError:
+        raise SystemExit("run_scale.py samples memory with psutil: pip install -e '.[bench]'") from None
 
     peak = 0
     done = threading.Event()
